@@ -1,0 +1,179 @@
+"""LightningDataModule for MRC extraction: load a corpus, sample shots/folds, tokenize once (cached),
+build examples. Evaluation batches are document indices sharded by rank without padding, so every
+document is scored exactly once however many processes run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, Sampler
+
+from clinprompt.data.collate import collate
+from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema
+from clinprompt.data.sampling import few_shot, kfold
+from clinprompt.data.windows import TokenizedDoc, tokenize_document
+from clinprompt.models.backbone import load_config, load_tokenizer, position_limit
+
+log = logging.getLogger(__name__)
+QUERY_OF_TASK = {"concepts": ("concepts",), "relations": ("relations",), "end_to_end": ("concepts", "relations")}
+
+
+def _plain(cfg: Any) -> Any:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+class TaskBatchSampler(Sampler[list[int]]):
+    """Shuffled batches that never mix concept and relation examples; sharded by rank."""
+
+    def __init__(self, tasks: list[str], batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.tasks, self.batch_size, self.seed, self.rank, self.world = tasks, batch_size, seed, rank, world
+        self.epoch = 0
+
+    def _batches(self) -> list[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        batches = []
+        for task in sorted(set(self.tasks)):
+            idx = [i for i, t in enumerate(self.tasks) if t == task]
+            rng.shuffle(idx)
+            batches += [idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
+        rng.shuffle(batches)
+        # equal batch counts on every rank (DDP steps in lockstep): drop the remainder
+        n = len(batches) // self.world * self.world if self.world > 1 else len(batches)
+        return batches[:n][self.rank::self.world]
+
+    def __iter__(self):
+        batches = self._batches()
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
+class ExampleDataset(torch.utils.data.Dataset):
+    def __init__(self, examples: list[MRCExample]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> MRCExample:
+        return self.examples[i]
+
+
+class MRCDataModule(L.LightningDataModule):
+    def __init__(self, dataset: Mapping, model: Mapping, strategy: Mapping, task: str = "concepts",
+                 prompt_len: int = 0, shots: int | None = None, seed: int = 0, fold: int | None = None,
+                 batch_size: int = 16, eval_docs_per_step: int = 4, cache_dir: str | None = None,
+                 train_with_predicted_heads: bool = False):
+        super().__init__()
+        if task not in QUERY_OF_TASK:
+            raise ValueError(f"task={task!r}: expected concepts, relations or end_to_end")
+        self.dataset_cfg, self.model_cfg, self.strategy_cfg = dataset, _plain(model), _plain(strategy)
+        self.task, self.prompt_len, self.shots, self.seed, self.fold = task, prompt_len, shots, seed, fold
+        self.batch_size, self.eval_docs_per_step = batch_size, eval_docs_per_step
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.stats: dict[str, Any] = {}
+        self._ready = False
+
+    # ---- set-up ---------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self._ready:
+            return
+        t0 = time.perf_counter()
+        ds = self.dataset_cfg
+        corpus = instantiate(ds["loader"])
+        train = corpus.splits["train"]
+        dev = corpus.splits.get("dev", [])
+        if self.fold is not None:
+            # k-fold CV over the training documents: the held-out fold replaces dev
+            train, dev = kfold(train, int(ds.get("folds", 5)), int(self.fold), self.seed)
+        train = few_shot(train, self.shots, self.seed, unit=ds.get("shot_unit", "document"))
+        self.eval_docs = {"dev": dev, "test": corpus.splits.get("test", [])}
+        self.train_docs = train
+        rels = tuple(corpus.relation_types) if self.task != "concepts" else ()
+        self.schema = Schema(ds.get("questions", ds["name"]), tuple(corpus.entity_types), rels,
+                             {r: tuple(corpus.relation_heads[r]) for r in rels})
+        self.tokenizer = load_tokenizer(self.model_cfg)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        win = ds.get("window", {})
+        self.builder = ExampleBuilder(
+            self.tokenizer, self.schema, self.strategy_cfg["query"], int(win.get("size", 256)),
+            int(win.get("stride", 192)), int(ds.get("max_span_width", 16)),
+            position_limit(load_config(self.model_cfg)), self.prompt_len,
+            int(ds.get("context_sentences", 1)), bool(win.get("shrink", True)))
+        all_docs = train + self.eval_docs["dev"] + self.eval_docs["test"]
+        self.tdocs, cached = self._tokenized(all_docs)
+        self.train_examples = self._train_examples(train)
+        self.stats = {"train_docs": len(train), "dev_docs": len(dev), "test_docs": len(self.eval_docs["test"]),
+                      "train_examples": len(self.train_examples), "tokens_cached": cached,
+                      "window_size": self.builder.window_size, "reader_issues": len(getattr(corpus, "issues", [])),
+                      "setup_s": round(time.perf_counter() - t0, 3)}
+        log.info("data: %s", self.stats)
+        self._ready = True
+
+    def _cache_key(self, docs) -> str:
+        h = hashlib.sha256()
+        h.update(json.dumps({"tok": self.tokenizer.name_or_path, "vocab": len(self.tokenizer),
+                             "cls": type(self.tokenizer).__name__}, sort_keys=True).encode())
+        for d in docs:
+            h.update(d.doc_id.encode())
+            h.update(hashlib.sha1(d.text.encode()).digest())
+        return h.hexdigest()[:20]
+
+    def _tokenized(self, docs) -> tuple[dict[str, TokenizedDoc], bool]:
+        """Tokenize every document once; reuse across runs keyed by tokenizer + texts."""
+        path = self.cache_dir / f"tokens-{self._cache_key(docs)}.pt" if self.cache_dir else None
+        if path is not None and path.exists():
+            return torch.load(path, weights_only=False), True
+        tdocs = {d.doc_id: tokenize_document(d, self.tokenizer) for d in docs}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save(tdocs, tmp)
+            tmp.replace(path)
+        return tdocs, False
+
+    def _train_examples(self, docs) -> list[MRCExample]:
+        out: list[MRCExample] = []
+        for d in docs:
+            td = self.tdocs[d.doc_id]
+            if "concepts" in QUERY_OF_TASK[self.task]:
+                out += self.builder.concept_examples(td, d)
+            if "relations" in QUERY_OF_TASK[self.task]:
+                heads = [e for e in d.entities.values() if e.type in self.schema.head_types]
+                out += self.builder.relation_examples(td, d, heads)
+        return out
+
+    # ---- loaders ----------------------------------------------------------------------------------
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> DataLoader:
+        rank, world = self._rank_world()
+        sampler = TaskBatchSampler([e.task for e in self.train_examples], self.batch_size, self.seed, rank, world)
+        return DataLoader(ExampleDataset(self.train_examples), batch_sampler=sampler,
+                          collate_fn=lambda b: collate(b, self.pad_id))
+
+    def _doc_loader(self, split: str) -> DataLoader:
+        rank, world = self._rank_world()
+        idx = list(range(len(self.eval_docs[split])))[rank::world]
+        return DataLoader(torch.tensor(idx, dtype=torch.long), batch_size=self.eval_docs_per_step)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._doc_loader("dev")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._doc_loader("test")

@@ -1,0 +1,179 @@
+"""MRC examples: (query, window) pairs with span labels, for concepts and for relations.
+
+How the query is presented is the only thing a strategy changes here:
+- ``none`` (no_prompt): no query; one output channel per type.
+- ``hard`` (hard_prompt): a natural-language question precedes the window; one channel.
+- ``soft`` (soft_*): no text query; the type is a prompt block id; one channel.
+Relations add a marked head entity (token positions the model adds a learned marker to).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from clinprompt.data.document import Document, Entity
+from clinprompt.data.windows import TokenizedDoc, Window, make_windows
+from clinprompt.prompts.questions import question_for
+
+log = logging.getLogger(__name__)
+QUERY_KINDS = ("none", "hard", "soft")
+
+
+@dataclass(frozen=True)
+class Schema:
+    dataset: str
+    entity_types: tuple[str, ...]
+    relation_types: tuple[str, ...] = ()
+    relation_heads: dict[str, tuple[str, str]] = field(default_factory=dict)  # rel -> (tail, head) types
+
+    @property
+    def head_types(self) -> tuple[str, ...]:
+        return tuple(sorted({self.relation_heads[r][1] for r in self.relation_types}))
+
+    def relations_for_head(self, head_type: str) -> tuple[str, ...]:
+        return tuple(r for r in self.relation_types if self.relation_heads[r][1] == head_type)
+
+    def block_id(self, label: str) -> int:
+        """Prompt block of a type: entity types first, then relation types."""
+        return (self.entity_types + self.relation_types).index(label)
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.entity_types) + len(self.relation_types)
+
+
+@dataclass(frozen=True)
+class MRCExample:
+    doc_id: str
+    task: str  # "concepts" | "relations"
+    window: Window  # token range of the context in the document
+    input_ids: tuple[int, ...]  # [CLS] (query [SEP])? context [SEP]
+    ctx_offset: int  # position of the first context token in input_ids
+    block_id: int  # prompt block (soft) or -1
+    channels: tuple[str, ...]  # the type predicted by each output channel
+    spans: tuple[tuple[int, int, int], ...] = ()  # (channel, first, last) tokens relative to the context
+    head: tuple[int, int] | None = None  # marked head tokens relative to the context (relations)
+    head_id: str | None = None
+
+    @property
+    def ctx_len(self) -> int:
+        return self.window.end - self.window.start
+
+
+class ExampleBuilder:
+    """Builds every example from a tokenized document: nothing is tokenized twice."""
+
+    def __init__(self, tokenizer, schema: Schema, query: str, window_size: int, stride: int,
+                 max_span_width: int, position_limit: int, prompt_len: int = 0,
+                 context_sentences: int = 1, shrink_windows: bool = True, max_query_tokens: int = 48):
+        if query not in QUERY_KINDS:
+            raise ValueError(f"query kind {query!r}: expected one of {QUERY_KINDS}")
+        self.schema, self.query, self.max_span_width = schema, query, max_span_width
+        self.context_sentences = context_sentences
+        self.cls = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        self.sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        self.tokenizer, self.max_query_tokens = tokenizer, max_query_tokens
+        self._questions: dict[str, tuple[int, ...]] = {}
+        if query == "hard":
+            for label in schema.entity_types:
+                self._questions[label] = self._encode(question_for(schema.dataset, label))
+        query_budget = 0 if query != "hard" else max_query_tokens + 1
+        prompt = prompt_len if query == "soft" else 0
+        room = position_limit - prompt - 2 - query_budget
+        if window_size > room:
+            msg = (f"window_size {window_size} + prompt_len {prompt} + query {query_budget} + 2 special tokens "
+                   f"exceeds the model's {position_limit} positions")
+            if not shrink_windows or room < 16:
+                raise ValueError(msg + "; lower dataset.window.size or prompt_len")
+            log.warning("%s: windows shrink to %d tokens", msg, room)
+            stride = max(1, min(stride, room - (window_size - stride)))
+            window_size = room
+        self.window_size, self.stride = window_size, stride
+
+    def _encode(self, text: str) -> tuple[int, ...]:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return tuple(ids[: self.max_query_tokens])
+
+    def _inputs(self, tdoc: TokenizedDoc, w: Window, question: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+        ctx = tdoc.input_ids[w.start:w.end]
+        if question:
+            return (self.cls, *question, self.sep, *ctx, self.sep), len(question) + 2
+        return (self.cls, *ctx, self.sep), 1
+
+    def _spans_in(self, tdoc: TokenizedDoc, w: Window, ents: list[Entity], channel: int) -> list:
+        out = []
+        for ent in ents:
+            toks = tdoc.char_to_tokens(ent.start, ent.end)
+            if toks is None or toks[0] < w.start or toks[1] >= w.end:
+                continue  # a span cut by this window is labelled in the window that holds it whole
+            if toks[1] - toks[0] >= self.max_span_width:
+                continue
+            out.append((channel, toks[0] - w.start, toks[1] - w.start))
+        return out
+
+    def concept_examples(self, tdoc: TokenizedDoc, doc: Document | None = None) -> list[MRCExample]:
+        by_type = {t: (doc.entities_of(t) if doc else []) for t in self.schema.entity_types}
+        out: list[MRCExample] = []
+        for w in make_windows(len(tdoc), self.window_size, self.stride):
+            if self.query == "none":
+                ids, off = self._inputs(tdoc, w, ())
+                spans = [s for c, t in enumerate(self.schema.entity_types)
+                         for s in self._spans_in(tdoc, w, by_type[t], c)]
+                out.append(MRCExample(tdoc.doc_id, "concepts", w, ids, off, -1, self.schema.entity_types,
+                                      tuple(spans)))
+                continue
+            for t in self.schema.entity_types:
+                ids, off = self._inputs(tdoc, w, self._questions.get(t, ()))
+                block = self.schema.block_id(t) if self.query == "soft" else -1
+                out.append(MRCExample(tdoc.doc_id, "concepts", w, ids, off, block, (t,),
+                                      tuple(self._spans_in(tdoc, w, by_type[t], 0))))
+        return out
+
+    def _context(self, tdoc: TokenizedDoc, doc: Document, head: tuple[int, int]) -> Window:
+        """The head's sentence plus ``context_sentences`` neighbours each side, in tokens."""
+        first, last = head
+        sents = doc.sentences or [(0, len(doc.text))]
+        idx = [i for i, (s, e) in enumerate(sents) if s < tdoc.offsets[last][1] and e > tdoc.offsets[first][0]]
+        lo = max(0, min(idx, default=0) - self.context_sentences)
+        hi = min(len(sents) - 1, max(idx, default=0) + self.context_sentences)
+        span = tdoc.char_to_tokens(sents[lo][0], sents[hi][1]) or (first, last)
+        start, end = min(span[0], first), max(span[1], last) + 1
+        if end - start > self.window_size:  # centre the window on the head
+            mid = (first + last) // 2
+            start = max(0, min(mid - self.window_size // 2, len(tdoc) - self.window_size))
+            end = start + self.window_size
+        return Window(0, start, end, start, end)
+
+    def relation_examples(self, tdoc: TokenizedDoc, doc: Document, heads: list[Entity],
+                          gold: Document | None = None) -> list[MRCExample]:
+        """One example per head (no_prompt) or per head and relation type; tails from ``gold``."""
+        gold = gold or doc
+        out: list[MRCExample] = []
+        for head in heads:
+            rels = self.schema.relations_for_head(head.type)
+            toks = tdoc.char_to_tokens(head.start, head.end)
+            if not rels or toks is None:
+                continue
+            w = self._context(tdoc, doc, toks)
+            rel_head = (toks[0] - w.start, toks[1] - w.start)
+
+            def tails(rel: str, ch: int, head=head, w=w) -> list:
+                ents = [gold.entities[r.arg1] for r in gold.relations.values()
+                        if r.type == rel and r.arg2 == head.id and r.arg1 in gold.entities]
+                return self._spans_in(tdoc, w, ents, ch)
+
+            if self.query == "none":
+                ids, off = self._inputs(tdoc, w, ())
+                spans = [s for c, r in enumerate(rels) for s in tails(r, c)]
+                out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, -1, rels, tuple(spans),
+                                      rel_head, head.id))
+                continue
+            head_text = doc.span_text(head)
+            for r in rels:
+                q = self._encode(question_for(self.schema.dataset, r, head=head_text)) if self.query == "hard" else ()
+                ids, off = self._inputs(tdoc, w, q)
+                block = self.schema.block_id(r) if self.query == "soft" else -1
+                out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, block, (r,), tuple(tails(r, 0)),
+                                      rel_head, head.id))
+        return out

@@ -1,0 +1,76 @@
+"""Backbone + (optional) deep prompt + head marker + span heads: the one architecture all four
+strategies share. A strategy only decides the query kind and what is trainable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from clinprompt.data.mrc import Schema
+from clinprompt.models.span_heads import SpanHeads
+from clinprompt.prompts.deep_prompt import DeepPrompt
+
+
+def output_channels(schema: Schema, query: str) -> tuple[int, int]:
+    """Channels of the concept and relation heads: one per type without a query, else one."""
+    if query != "none":
+        return 1, 1
+    rel = max((len(schema.relations_for_head(h)) for h in schema.head_types), default=0)
+    return len(schema.entity_types), rel
+
+
+class MRCModel(nn.Module):
+    def __init__(self, backbone: PreTrainedModel, schema: Schema, query: str, prompt_len: int = 0,
+                 prompt: Mapping[str, Any] | None = None, max_span_width: int = 16, dropout: float = 0.1):
+        super().__init__()
+        self.backbone, self.schema, self.query = backbone, schema, query
+        hidden = backbone.config.hidden_size
+        self.prompt = None
+        if query == "soft":
+            prompt = dict(prompt or {})
+            init = prompt.get("init", "random")
+            vocab = backbone.get_input_embeddings().weight if init == "vocab" else None
+            self.prompt = DeepPrompt(backbone.config, schema.n_blocks, prompt_len,
+                                     reparam=prompt.get("reparam", True),
+                                     reparam_hidden=prompt.get("reparam_hidden", 256), init=init,
+                                     dropout=prompt.get("dropout", 0.0), init_embeddings=vocab)
+        n_concept, n_rel = output_channels(schema, query)
+        self.concept_heads = SpanHeads(hidden, n_concept, max_span_width, dropout)
+        self.relation_heads = SpanHeads(hidden, n_rel, max_span_width, dropout) if n_rel else None
+        # a learned vector added to the head entity's token embeddings: an entity marker that needs
+        # no new vocabulary, so it works unchanged on BERT, RoBERTa and MegatronBert
+        self.head_marker = nn.Parameter(torch.randn(hidden) * 0.02) if n_rel else None
+
+    def prompt_parameters(self) -> list[nn.Parameter]:
+        params = list(self.prompt.parameters()) if self.prompt is not None else []
+        return params + ([self.head_marker] if self.head_marker is not None else [])
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        heads = [self.concept_heads] + ([self.relation_heads] if self.relation_heads is not None else [])
+        return [p for h in heads for p in h.parameters()]
+
+    def encode(self, batch: dict) -> torch.Tensor:
+        """Hidden states of the context tokens only, [B, ctx_len, H]: never the query or prompt."""
+        kwargs: dict[str, Any] = {"attention_mask": batch["attention_mask"]}
+        if self.head_marker is not None and batch["head_mask"].any():
+            emb = self.backbone.get_input_embeddings()(batch["input_ids"])
+            kwargs["inputs_embeds"] = emb + batch["head_mask"].unsqueeze(-1).to(emb.dtype) * self.head_marker
+        else:
+            kwargs["input_ids"] = batch["input_ids"]
+        if self.prompt is not None:
+            dtype = next(self.backbone.parameters()).dtype
+            kwargs["past_key_values"] = self.prompt(batch["block_ids"], dtype=dtype)
+            kwargs["attention_mask"] = self.prompt.extend_mask(batch["attention_mask"])
+        hidden = self.backbone(**kwargs, use_cache=False).last_hidden_state
+        index = batch["ctx_index"].unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        return hidden.gather(1, index).float()
+
+    def heads_for(self, task: str) -> SpanHeads:
+        return self.concept_heads if task == "concepts" else self.relation_heads
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        return self.heads_for(batch["task"])(self.encode(batch))

@@ -1,0 +1,88 @@
+"""BERT-MRC span heads: start, end and span-match scores, one channel per predicted type.
+
+Nested and overlapping spans fall out naturally: every (start, end) pair is scored on its own. The
+match score is computed only on candidate pairs within ``max_width`` tokens (memory O(L*W), not L^2),
+from a decomposed bilinear-free form ``W_l h_i + W_r h_j`` so no [L, L, 2H] tensor is ever built.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def candidate_pairs(start: torch.Tensor, end: torch.Tensor, ctx_mask: torch.Tensor, max_width: int):
+    """Pairs (b, i, j) with j - i < max_width where some channel has a start at i and an end at j.
+
+    Returns (b, i, j, chan) with ``chan`` [N, C] marking the channels for which the pair is a candidate.
+    """
+    bs, length, _ = start.shape
+    parts = []
+    for w in range(min(max_width, length)):
+        ok = start[:, : length - w] & end[:, w:] & ctx_mask[:, w:].unsqueeze(-1)
+        b, i = ok.any(-1).nonzero(as_tuple=True)
+        parts.append((b, i, i + w, ok[b, i]))
+    if not parts:
+        empty = torch.zeros(0, dtype=torch.long, device=start.device)
+        return empty, empty, empty, torch.zeros(0, start.shape[-1], dtype=torch.bool, device=start.device)
+    return tuple(torch.cat(x) for x in zip(*parts, strict=True))
+
+
+class SpanHeads(nn.Module):
+    def __init__(self, hidden: int, channels: int, max_width: int, dropout: float = 0.1):
+        super().__init__()
+        self.channels, self.max_width = channels, max_width
+        self.dropout = nn.Dropout(dropout)
+        self.start = nn.Linear(hidden, channels)
+        self.end = nn.Linear(hidden, channels)
+        self.left = nn.Linear(hidden, hidden)
+        self.right = nn.Linear(hidden, hidden, bias=False)
+        self.match = nn.Sequential(nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, channels))
+
+    def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.dropout(h)
+        return {"start": self.start(h), "end": self.end(h), "left": self.left(h), "right": self.right(h)}
+
+    def pair_logits(self, out: dict, b: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        return self.match(out["left"][b, i] + out["right"][b, j])
+
+    def loss(self, out: dict, batch: dict, weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict:
+        mask = batch["ctx_mask"].unsqueeze(-1).expand_as(out["start"]).float()
+        denom = mask.sum().clamp(min=1.0)
+        start_loss = (F.binary_cross_entropy_with_logits(out["start"], batch["start_labels"], reduction="none")
+                      * mask).sum() / denom
+        end_loss = (F.binary_cross_entropy_with_logits(out["end"], batch["end_labels"], reduction="none")
+                    * mask).sum() / denom
+        # match is trained on pairs that are gold or currently predicted starts/ends (BERT-MRC)
+        with torch.no_grad():
+            s_cand = (batch["start_labels"] > 0) | (out["start"] > 0)
+            e_cand = (batch["end_labels"] > 0) | (out["end"] > 0)
+            b, i, j, chan = candidate_pairs(s_cand, e_cand, batch["ctx_mask"], self.max_width)
+        if len(b):
+            target = torch.zeros_like(chan, dtype=out["start"].dtype)
+            gold = batch["spans"]
+            if len(gold):
+                key = (b * out["start"].shape[1] + i) * out["start"].shape[1] + j
+                gkey = (gold[:, 0] * out["start"].shape[1] + gold[:, 2]) * out["start"].shape[1] + gold[:, 3]
+                hit = key.unsqueeze(1) == gkey.unsqueeze(0)  # [N, G]
+                rows, cols = hit.nonzero(as_tuple=True)
+                target[rows, gold[cols, 1]] = 1.0
+            logits = self.pair_logits(out, b, i, j)
+            match_loss = F.binary_cross_entropy_with_logits(logits[chan], target[chan])
+        else:
+            match_loss = out["start"].sum() * 0.0
+        total = weights[0] * start_loss + weights[1] * end_loss + weights[2] * match_loss
+        return {"loss": total, "start_loss": start_loss, "end_loss": end_loss, "match_loss": match_loss}
+
+    @torch.no_grad()
+    def decode(self, out: dict, ctx_mask: torch.Tensor) -> list[tuple[int, int, int, int]]:
+        """Predicted spans as (example, channel, first, last) in context-token coordinates."""
+        valid = ctx_mask.unsqueeze(-1)
+        b, i, j, chan = candidate_pairs((out["start"] > 0) & valid, (out["end"] > 0) & valid, ctx_mask,
+                                        self.max_width)
+        if not len(b):
+            return []
+        keep = chan & (self.pair_logits(out, b, i, j) > 0)
+        rows, ch = keep.nonzero(as_tuple=True)
+        return list(zip(b[rows].tolist(), ch.tolist(), i[rows].tolist(), j[rows].tolist(), strict=True))
