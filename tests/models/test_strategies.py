@@ -1,0 +1,102 @@
+"""The four strategies on BERT, RoBERTa and MegatronBert (tiny random models built in code)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from clinprompt.data.collate import collate
+from clinprompt.data.document import Document, Entity
+from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.windows import tokenize_document
+from clinprompt.models.backbone import load_backbone, position_limit
+from clinprompt.models.mrc_model import MRCModel
+
+ARCHS = ["tiny_bert", "tiny_roberta", "tiny_megatron"]
+QUERY = {"no_prompt": "none", "hard_prompt": "hard", "soft_unfrozen": "soft", "soft_frozen": "soft"}
+SCHEMA = Schema("n2c2_2018", ("Drug", "Strength"))
+
+
+def model_cfg(repo_root, name):
+    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / f"{name}.yaml"))
+
+
+@pytest.fixture(scope="module")
+def doc():
+    text = "Metoprolol 25 mg daily. Aspirin 81 mg."
+    ents = {"T1": Entity("T1", "Drug", ((0, 10),)), "T2": Entity("T2", "Strength", ((11, 16),)),
+            "T3": Entity("T3", "Drug", ((24, 31),)), "T4": Entity("T4", "Strength", ((32, 37),))}
+    return Document("d", text, ents)
+
+
+def build(repo_root, tokenizer, doc, arch, strategy, prompt_len=4, reparam=True):
+    backbone = load_backbone(model_cfg(repo_root, arch))
+    query = QUERY[strategy]
+    model = MRCModel(backbone, SCHEMA, query, prompt_len, {"reparam": reparam, "reparam_hidden": 16}, 8, 0.0)
+    if strategy == "soft_frozen":
+        model.backbone.requires_grad_(False)
+    builder = ExampleBuilder(tokenizer, SCHEMA, query, 32, 24, 8, position_limit(backbone.config), prompt_len)
+    batch = collate(builder.concept_examples(tokenize_document(doc, tokenizer), doc), tokenizer.pad_token_id)
+    return model, batch
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_prompt_changes_hidden_states(repo_root, tokenizer, doc, arch):
+    model, batch = build(repo_root, tokenizer, doc, arch, "soft_unfrozen")
+    model.eval()
+    with_prompt = model.encode(batch)
+    assert with_prompt.shape[:2] == batch["ctx_index"].shape  # only the real context tokens come back
+    prompt, model.prompt = model.prompt, None
+    without = model.encode(batch)
+    model.prompt = prompt
+    assert (with_prompt - without).abs().max() > 1e-4
+    # different prompt blocks (entity types) give different hidden states for the same window
+    assert (with_prompt[0] - with_prompt[1]).abs().max() > 1e-5
+
+
+def _step(model, batch):
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0)
+    model.concept_heads.loss(model(batch), batch)["loss"].backward()
+    opt.step()
+    return {n: not torch.equal(before[n], p.detach()) for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_soft_frozen_trains_only_prompts_and_heads(repo_root, tokenizer, doc, arch):
+    model, batch = build(repo_root, tokenizer, doc, arch, "soft_frozen")
+    changed = _step(model, batch)
+    assert not any(v for n, v in changed.items() if n.startswith("backbone."))
+    assert changed["prompt.embedding"]
+    assert changed["concept_heads.start.weight"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_soft_unfrozen_trains_backbone_and_prompts(repo_root, tokenizer, doc, arch):
+    model, batch = build(repo_root, tokenizer, doc, arch, "soft_unfrozen")
+    changed = _step(model, batch)
+    assert any(v for n, v in changed.items() if n.startswith("backbone.encoder"))
+    assert changed["prompt.embedding"]
+
+
+@pytest.mark.parametrize("strategy", list(QUERY))
+def test_span_labels_line_up_with_tokens(repo_root, tokenizer, doc, strategy):
+    """Fails if labels were shifted by the query or the prompt: the token under each start label must
+    be the first token of a gold span of that channel's type."""
+    model, batch = build(repo_root, tokenizer, doc, "tiny_bert", strategy)
+    tokens = batch["input_ids"].gather(1, batch["ctx_index"])
+    starts = {tokenizer.convert_ids_to_tokens(int(tokens[b, i])) for b, i, _ in batch["start_labels"].nonzero().tolist()}
+    assert starts == {"met", "25", "as", "81"}  # wordpieces: met ##op ##rol ##ol, as ##pi ##rin
+    assert model.encode(batch).shape[1] == batch["ctx_index"].shape[1]
+
+
+@pytest.mark.parametrize("reparam", [True, False])
+def test_prompt_len_changes_trainable_count_exactly(repo_root, tokenizer, doc, reparam):
+    counts = {}
+    for p_len in (4, 8):
+        model, _ = build(repo_root, tokenizer, doc, "tiny_megatron", "soft_frozen", p_len, reparam)
+        counts[p_len] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    cfg = model.backbone.config
+    per_token = cfg.hidden_size if reparam else cfg.num_hidden_layers * 2 * cfg.hidden_size
+    assert counts[8] - counts[4] == 4 * SCHEMA.n_blocks * per_token
