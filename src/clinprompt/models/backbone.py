@@ -54,7 +54,7 @@ def model_source(cfg: Mapping[str, Any]) -> str:
 
 
 def _unavailable(cfg: Mapping[str, Any], err: Exception) -> ModelUnavailableError:
-    hub = cfg.get("hub_id") or cfg.get("local_path")
+    hub = cfg.get("hub_id") or cfg.get("local_path") or f"<{cfg.get('name')} weights>"
     return ModelUnavailableError(
         f"model '{cfg.get('name')}': cannot load '{hub}' offline ({type(err).__name__}). Download it where "
         f"there is internet (`hf download {hub} --local-dir DIR`) and run with model.local_path=DIR"
@@ -95,6 +95,14 @@ def load_config(cfg: Mapping[str, Any]) -> PretrainedConfig:
         return AutoConfig.from_pretrained(model_source(cfg))
     except (OSError, ValueError) as err:
         raise _unavailable(cfg, err) from err
+
+
+def architecture_config(cfg: Mapping[str, Any]) -> PretrainedConfig:
+    """The model's architecture without downloading it: from ``arch`` (the published config.json
+    dimensions kept in conf/model) or ``tiny``; otherwise from the weights' own config."""
+    if cfg.get("arch"):
+        return TINY_CONFIGS[cfg["architecture"]](**dict(cfg["arch"]))
+    return load_config(cfg)
 
 
 def load_backbone(cfg: Mapping[str, Any], gradient_checkpointing: bool | None = None) -> PreTrainedModel:
