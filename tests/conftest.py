@@ -32,7 +32,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from clinprompt.models.backbone import default_tokenizer_source
     from transformers import AutoTokenizer
+
+    from clinprompt.models.backbone import default_tokenizer_source
 
     return AutoTokenizer.from_pretrained(default_tokenizer_source())

@@ -86,7 +86,8 @@ def test_span_labels_line_up_with_tokens(repo_root, tokenizer, doc, strategy):
     be the first token of a gold span of that channel's type."""
     model, batch = build(repo_root, tokenizer, doc, "tiny_bert", strategy)
     tokens = batch["input_ids"].gather(1, batch["ctx_index"])
-    starts = {tokenizer.convert_ids_to_tokens(int(tokens[b, i])) for b, i, _ in batch["start_labels"].nonzero().tolist()}
+    labelled = batch["start_labels"].nonzero().tolist()
+    starts = {tokenizer.convert_ids_to_tokens(int(tokens[b, i])) for b, i, _ in labelled}
     assert starts == {"met", "25", "as", "81"}  # wordpieces: met ##op ##rol ##ol, as ##pi ##rin
     assert model.encode(batch).shape[1] == batch["ctx_index"].shape[1]
 

@@ -22,8 +22,10 @@ from transformers import (
     PreTrainedModel,
     RobertaConfig,
 )
+from transformers import logging as hf_logging
 
 log = logging.getLogger(__name__)
+hf_logging.set_verbosity_error()  # the per-key load report is noise for users; errors still surface
 
 TINY_CONFIGS: dict[str, type[PretrainedConfig]] = {
     "bert": BertConfig,

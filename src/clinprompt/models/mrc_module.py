@@ -102,10 +102,11 @@ class MRCModule(L.LightningModule):
         self.eval_results[split] = res
         if split == "test":
             rels = self.schema.relation_types if self.hparams.task != "concepts" else ()
-            self.per_document[split] = {g.doc_id: _doc_counts(score_documents([g], [p.concepts], self.schema.entity_types),
-                                                              score_documents([g], [p.full], self.schema.entity_types,
-                                                                              rels) if rels else None)
-                                        for g, p in pairs}
+            types = self.schema.entity_types
+            self.per_document[split] = {
+                g.doc_id: _doc_counts(score_documents([g], [p.concepts], types),
+                                      score_documents([g], [p.full], types, rels) if rels else None)
+                for g, p in pairs}
         else:
             self._predictions[split] = []
 
@@ -151,6 +152,12 @@ class MRCModule(L.LightningModule):
     # ---- checkpoints that fit the strategy ------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["backbone_fingerprint"] = self.fingerprint
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if dm is not None and hasattr(dm, "builder"):
+            b = dm.builder  # what clinprompt-predict needs to rebuild the same examples
+            checkpoint["mrc_builder"] = {"window_size": b.window_size, "stride": b.stride,
+                                         "max_span_width": b.max_span_width,
+                                         "context_sentences": b.context_sentences}
         if self.freeze_backbone:
             # the frozen backbone is re-loaded from its source: save only what trained
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items()

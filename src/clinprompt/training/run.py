@@ -6,7 +6,6 @@ keeps its finished runs and the report lists the failed one."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 import traceback
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from clinprompt.training.accounting import count_parameters, optimizer_state_bytes
 from clinprompt.training.results import RunRecord, grid_of
@@ -27,6 +26,23 @@ def _instantiate_list(cfg: DictConfig | None) -> list[Any]:
     if not cfg:
         return []
     return [instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
+
+
+def _set_wandb_group(cfg: DictConfig) -> None:
+    """Runs of one sweep share a W&B group: the sweep directory's name."""
+    wb = (cfg.get("logger") or {}).get("wandb")
+    if wb is None or cfg.get("wandb_group"):
+        return
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        if hc.mode == RunMode.MULTIRUN:
+            with open_dict(cfg):
+                cfg.logger.wandb.group = Path(hc.sweep.dir).name
+    except ValueError:  # not running under Hydra (tests compose configs directly)
+        pass
 
 
 def _resume_path(run_dir: Path) -> str | None:
@@ -69,6 +85,7 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
     record.timings["setup_s"] = round(time.perf_counter() - t0, 3)
     record.data = getattr(dm, "stats", {})
 
+    _set_wandb_group(cfg)
     loggers = _instantiate_list(cfg.get("logger"))
     callbacks = _instantiate_list(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
