@@ -3,6 +3,7 @@ strategies share. A strategy only decides the query kind and what is trainable."
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,11 @@ from transformers import PreTrainedModel
 from clinprompt.data.mrc import Schema
 from clinprompt.models.span_heads import SpanHeads
 from clinprompt.prompts.deep_prompt import DeepPrompt
+
+
+def prompt_cache_kwarg(backbone: PreTrainedModel) -> str:
+    """transformers renamed ``past_key_values`` to ``cache`` in 5.24 (the old name warns until 5.40)."""
+    return "cache" if "cache" in inspect.signature(backbone.forward).parameters else "past_key_values"
 
 
 def output_channels(schema: Schema, query: str) -> tuple[int, int]:
@@ -63,7 +69,7 @@ class MRCModel(nn.Module):
             kwargs["input_ids"] = batch["input_ids"]
         if self.prompt is not None:
             dtype = next(self.backbone.parameters()).dtype
-            kwargs["past_key_values"] = self.prompt(batch["block_ids"], dtype=dtype)
+            kwargs[prompt_cache_kwarg(self.backbone)] = self.prompt(batch["block_ids"], dtype=dtype)
             kwargs["attention_mask"] = self.prompt.extend_mask(batch["attention_mask"])
         hidden = self.backbone(**kwargs, use_cache=False).last_hidden_state
         index = batch["ctx_index"].unsqueeze(-1).expand(-1, -1, hidden.shape[-1])

@@ -6,23 +6,32 @@ from rich.console import Console
 from rich.table import Table
 
 
-def print_results(results: dict, split: str = "test") -> None:
-    metrics = results.get("metrics", {}).get(split, {})
-    console = Console()
+def print_scores(scores: dict, title: str = "", console: Console | None = None) -> None:
+    """One table per kind (concepts, relations): per type, micro and macro, strict and lenient P/R/F1."""
+    console = console or Console()
     for kind in ("concepts", "relations"):
-        if kind not in metrics:
+        if kind not in scores:
             continue
-        table = Table(title=f"{split} {kind} ({results['grid'].get('model')}, {results['grid'].get('strategy')})")
+        table = Table(title=f"{title} {kind}".strip())
         table.add_column("type")
         for mode in ("strict", "lenient"):
             for k in ("P", "R", "F1"):
                 table.add_column(f"{mode} {k}", justify="right")
-        strict, lenient = metrics[kind]["strict"], metrics[kind]["lenient"]
+        table.add_column("gold", justify="right")
+        strict, lenient = scores[kind]["strict"], scores[kind]["lenient"]
         rows = [(t, strict["per_type"][t], lenient["per_type"][t]) for t in strict["per_type"]]
         rows += [("micro", strict["micro"], lenient["micro"]), ("macro", strict["macro"], lenient["macro"])]
         for name, s, le in rows:
-            table.add_row(name, *[f"{m[k]:.3f}" for m in (s, le) for k in ("precision", "recall", "f1")])
+            gold = str(s["tp"] + s["fn"]) if "tp" in s else ""
+            table.add_row(name, *[f"{m[k]:.3f}" for m in (s, le) for k in ("precision", "recall", "f1")], gold)
         console.print(table)
+
+
+def print_results(results: dict, split: str = "test") -> None:
+    console = Console()
+    grid = results.get("grid", {})
+    print_scores(results.get("metrics", {}).get(split, {}),
+                 f"{split} ({grid.get('model')}, {grid.get('strategy')}, {grid.get('dataset')})", console)
     p = results.get("params", {})
     if p:
         console.print(f"parameters: total {p.get('total'):,}  trainable {p.get('trainable'):,} "

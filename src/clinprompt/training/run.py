@@ -80,7 +80,8 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
     dm = instantiate(cfg.module.datamodule, _recursive_=False)
     dm.setup("fit")
     extra = {"schema": dm.schema} if hasattr(dm, "schema") else {}
-    lm = instantiate(cfg.module.lightning_module, _recursive_=False, **extra)
+    # the schema is discovered from the data: passed as a Python object, not through OmegaConf
+    lm = instantiate(cfg.module.lightning_module, _recursive_=False, _partial_=True)(**extra)
     record.set_params(count_parameters(lm))
     record.timings["setup_s"] = round(time.perf_counter() - t0, 3)
     record.data = getattr(dm, "stats", {})
