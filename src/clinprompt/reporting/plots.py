@@ -1,0 +1,110 @@
+"""PNG plots over a summary table: F1 vs prompt length, F1 vs shots, frozen-vs-unfrozen gap vs model size.
+
+Each plot is drawn only when the runs have that axis (at least two values of it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from clinprompt.reporting.tables import show  # noqa: E402
+
+PLOTTED = (("concept strict F1", "concept strict F1"), ("relation strict F1", "relation strict F1"))
+
+
+def _metrics(table: pd.DataFrame) -> list[str]:
+    return [label for label, _ in PLOTTED if f"{label} mean" in table and table[f"{label} mean"].notna().any()]
+
+
+def _label(keys: Sequence[str], values: Sequence) -> str:
+    return ", ".join(show(k, v) for k, v in zip(keys, values, strict=True)) or "all runs"
+
+
+def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> Path | None:
+    """F1 (mean ± std over seeds) against ``axis`` (e.g. prompt_len, shots): one line per other setting.
+
+    For shots, the full-data runs (shots=None) are drawn as a dashed horizontal line in the series' colour."""
+    if axis not in keys or table[axis].dropna().nunique() < 2:
+        return None
+    metrics = _metrics(table)
+    if not metrics:
+        return None
+    series_keys = [k for k in keys if k != axis]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        groups = table.groupby(series_keys, dropna=False, sort=False) if series_keys else [((), table)]
+        for values, part in groups:
+            values = values if isinstance(values, tuple) else (values,)
+            label = _label(series_keys, [None if isinstance(v, float) and pd.isna(v) else v for v in values])
+            pts = part[part[axis].notna()].sort_values(axis, key=lambda s: s.astype(float))
+            if pts.empty:
+                continue
+            line = ax.errorbar(pts[axis].astype(float), pts[f"{metric} mean"], yerr=pts[f"{metric} std"].fillna(0),
+                               marker="o", capsize=3, label=label)
+            full = part[part[axis].isna()]
+            if not full.empty and axis == "shots":
+                ax.axhline(float(full[f"{metric} mean"].iloc[0]), ls="--", lw=1, color=line[0].get_color())
+        ax.set_xlabel(axis + (" (dashed: all training data)" if axis == "shots" else ""))
+        if axis in ("shots", "prompt_len"):
+            ax.set_xscale("log", base=2)
+        ax.set_ylabel(f"test {metric}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def frozen_gap(table: pd.DataFrame, keys: Sequence[str], metric: str = "concept strict F1") -> pd.DataFrame:
+    """Per model (and other setting): total parameters and F1(soft_unfrozen) - F1(soft_frozen)."""
+    if "strategy" not in keys or "model" not in keys or f"{metric} mean" not in table:
+        return pd.DataFrame()
+    context = [k for k in keys if k not in ("model", "strategy")]
+    rows = []
+    for _, part in table.groupby(["model", *context], dropna=False, sort=False):
+        by = {s: part[part["strategy"] == s] for s in ("soft_unfrozen", "soft_frozen")}
+        if any(p.empty for p in by.values()):
+            continue
+        first = part.iloc[0]
+        rows.append({"model": first["model"], **{k: first[k] for k in context},
+                     "total params": by["soft_frozen"]["total params"].iloc[0],
+                     "gap": float(by["soft_unfrozen"][f"{metric} mean"].iloc[0]
+                                  - by["soft_frozen"][f"{metric} mean"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path | None:
+    """The cost of freezing the backbone against model size (needs both soft strategies on >= 2 models)."""
+    metrics = _metrics(table)
+    gaps = {m: frozen_gap(table, keys, m) for m in metrics}
+    gaps = {m: g for m, g in gaps.items() if not g.empty and g["model"].nunique() >= 2}
+    if not gaps:
+        return None
+    fig, axes = plt.subplots(1, len(gaps), figsize=(6 * len(gaps), 4.2), squeeze=False)
+    for ax, (metric, gap) in zip(axes[0], gaps.items(), strict=True):
+        context = [c for c in gap.columns if c not in ("model", "total params", "gap")]
+        groups = gap.groupby(context, dropna=False, sort=False) if context else [((), gap)]
+        for values, part in groups:
+            values = values if isinstance(values, tuple) else (values,)
+            part = part.sort_values("total params")
+            ax.plot(part["total params"].astype(float), part["gap"], marker="o", label=_label(context, values))
+            for _, r in part.iterrows():
+                ax.annotate(str(r["model"]), (float(r["total params"]), r["gap"]), fontsize=7,
+                            textcoords="offset points", xytext=(3, 3))
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("total parameters")
+        ax.set_ylabel(f"{metric}: soft_unfrozen - soft_frozen")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
