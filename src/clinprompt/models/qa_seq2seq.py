@@ -1,0 +1,126 @@
+"""A seq2seq model (FLAN-T5) answering yes/no(/maybe) by greedy generation, frozen and adapted with peft.
+
+Methods (``strategy.method``): ``base`` (zero-shot, nothing trains), ``prompt_tuning`` (peft
+PromptTuning), ``prefix_tuning`` (peft PrefixTuning), ``finetune`` (every weight trains). Generations are
+normalised to the label set by their first word; anything else is the answer ``invalid`` (counted, never
+dropped). Adapters are saved in peft's own format, so ``PeftModel.from_pretrained`` reloads them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel, PrefixTuningConfig, TaskType, get_peft_model
+from torch import nn
+from transformers import AutoModelForSeq2SeqLM, PreTrainedModel, T5Config, T5ForConditionalGeneration
+
+from clinprompt.data.qa_datamodule import end_token_id
+from clinprompt.evaluation.qa_metrics import INVALID
+from clinprompt.models.backbone import _unavailable, model_source, resolve_dtype
+from clinprompt.models.qa_encoder import peft_prompt_tuning
+
+SEQ2SEQ_METHODS = ("base", "prompt_tuning", "prefix_tuning", "finetune")
+_WORD = re.compile(r"[a-z]+")
+
+
+def normalise_answer(text: str, labels: Sequence[str]) -> str:
+    """'Yes.' / ' yes, because' -> 'yes'; an empty or off-label generation -> 'invalid'."""
+    m = _WORD.search(text.lower())
+    return m.group(0) if m and m.group(0) in labels else INVALID
+
+
+def t5_config(model_cfg: Mapping[str, Any], tokenizer=None) -> T5Config:
+    """The architecture offline: ``tiny`` (random test model sized to a borrowed tokenizer) or ``arch``
+    (the published config.json dimensions, for parameter counts without weights)."""
+    if model_cfg.get("tiny"):
+        if tokenizer is None:
+            raise ValueError("a tiny T5 needs the tokenizer it borrows (vocabulary and special ids)")
+        kwargs = {k: v for k, v in dict(model_cfg["tiny"]).items() if k != "architecture"}
+        # T5 starts decoding from the pad id; answers end with the tokenizer's eos (or [SEP])
+        return T5Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                        decoder_start_token_id=tokenizer.pad_token_id, eos_token_id=end_token_id(tokenizer),
+                        **kwargs)
+    return T5Config(**dict(model_cfg["arch"]))
+
+
+def load_seq2seq(model_cfg: Mapping[str, Any], tokenizer) -> PreTrainedModel:
+    if model_cfg.get("tiny"):
+        torch.manual_seed(int(model_cfg.get("init_seed", 0)))  # the same random weights in every process
+        model = T5ForConditionalGeneration(t5_config(model_cfg, tokenizer))
+    else:
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(model_source(model_cfg),
+                                                          dtype=resolve_dtype(model_cfg.get("dtype")))
+        except (OSError, ValueError) as err:
+            raise _unavailable(model_cfg, err) from err
+    gen = model.generation_config
+    gen.eos_token_id, gen.pad_token_id = end_token_id(tokenizer), tokenizer.pad_token_id
+    gen.decoder_start_token_id = model.config.decoder_start_token_id
+    return model
+
+
+def peft_config(strategy: Mapping[str, Any], n_tokens: int, model_cfg: Mapping[str, Any]):
+    method = strategy["method"]
+    if method == "prompt_tuning":
+        return peft_prompt_tuning(strategy, n_tokens, model_cfg, TaskType.SEQ_2_SEQ_LM)
+    if method == "prefix_tuning":
+        return PrefixTuningConfig(task_type=TaskType.SEQ_2_SEQ_LM, num_virtual_tokens=n_tokens,
+                                  prefix_projection=bool(strategy.get("prefix_projection", False)),
+                                  encoder_hidden_size=int(strategy.get("projection_hidden", 512)))
+    return None
+
+
+class Seq2SeqQA(nn.Module):
+    def __init__(self, model: PreTrainedModel, tokenizer, labels: Sequence[str], strategy: Mapping[str, Any],
+                 n_tokens: int, model_cfg: Mapping[str, Any], max_new_tokens: int = 4):
+        super().__init__()
+        method = strategy["method"]
+        if method not in SEQ2SEQ_METHODS:
+            raise ValueError(f"strategy.method={method!r} is not for a seq2seq model: use one of {SEQ2SEQ_METHODS}")
+        self.method, self.labels, self.tokenizer, self.max_new_tokens = method, tuple(labels), tokenizer, max_new_tokens
+        cfg = peft_config(strategy, n_tokens, model_cfg)
+        if cfg is not None:
+            model = get_peft_model(model, cfg)  # freezes every base weight
+        elif method == "base":
+            model.requires_grad_(False)
+        self.model = model
+
+    @property
+    def frozen_backbone(self) -> bool:
+        return self.method != "finetune"
+
+    @property
+    def is_peft(self) -> bool:
+        return isinstance(self.model, PeftModel)
+
+    def prompt_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad] if self.is_peft else []
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        return [] if self.is_peft else [p for p in self.model.parameters() if p.requires_grad]
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=target_ids).loss
+
+    @torch.no_grad()
+    def generate_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
+        out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False,
+                                  num_beams=1, max_new_tokens=self.max_new_tokens)
+        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
+
+    def predict(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
+        return [normalise_answer(t, self.labels) for t in self.generate_text(input_ids, attention_mask)]
+
+    def save_adapter(self, out_dir: str | Path) -> Path | None:
+        """The peft adapter only (adapter_config.json + weights); None when there is no adapter."""
+        if not self.is_peft:
+            return None
+        self.model.save_pretrained(str(out_dir))
+        return Path(out_dir)
