@@ -21,9 +21,8 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": f1(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn}
 
 
-def block(counts: dict[str, list[int]]) -> dict[str, Any]:
-    """{type: [tp, fp, fn]} -> a strict/lenient-mode block with micro, macro and per_type."""
-    tot = [sum(c[i] for c in counts.values()) for i in range(3)]
+def block(counts: dict[str, list[int]], tot: list[int]) -> dict[str, Any]:
+    """{type: [tp, fp, fn]} and the micro counts -> a strict/lenient-mode block (micro, macro, per_type)."""
     per_type = {t: prf(*c) for t, c in counts.items()}
     macro = {k: sum(v[k] for v in per_type.values()) / len(per_type) for k in ("precision", "recall", "f1")}
     return {"micro": prf(*tot), "macro": macro, "per_type": per_type}
@@ -34,7 +33,7 @@ def write_run(run_dir: Path, *, per_doc: dict[str, list[int]] | None = None, sta
               relations: dict[str, list[int]] | None = None, error_analysis: dict | None = None,
               params: dict | None = None, dev_f1: float | None = None, **grid: Any) -> Path:
     """One run. ``per_doc`` {doc: [tp, fp, fn]} of concepts (strict = lenient here) defines the test micro
-    F1 unless ``per_type`` is given; ``relations`` adds a relation block and per-document relation counts."""
+    F1; ``per_type`` only the per-type block; ``relations`` adds relation micro and per-document counts."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ".hydra").mkdir(exist_ok=True)
     g = {**GRID_DEFAULTS, **grid}
@@ -44,10 +43,11 @@ def write_run(run_dir: Path, *, per_doc: dict[str, list[int]] | None = None, sta
         return run_dir
     per_doc = per_doc or {"d1": [8, 2, 2]}
     tot = [sum(c[i] for c in per_doc.values()) for i in range(3)]
-    concepts = block(per_type or {"Drug": tot})
+    concepts = block(per_type or {"Drug": tot}, tot)
     test: dict[str, Any] = {"concepts": {"strict": concepts, "lenient": concepts}}
     if relations:
-        rel = block({"Drug-Dose": [sum(c[i] for c in relations.values()) for i in range(3)]})
+        rel_tot = [sum(c[i] for c in relations.values()) for i in range(3)]
+        rel = block({"Drug-Dose": rel_tot}, rel_tot)
         test["relations"] = {"strict": rel, "lenient": rel}
     if error_analysis:
         test["error_analysis"] = error_analysis

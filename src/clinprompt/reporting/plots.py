@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from clinprompt.reporting.tables import show  # noqa: E402
+from clinprompt.reporting.tables import _frame, show  # noqa: E402
 
 PLOTTED = (("concept strict F1", "concept strict F1"), ("relation strict F1", "relation strict F1"))
 
@@ -22,8 +22,24 @@ def _metrics(table: pd.DataFrame) -> list[str]:
     return [label for label, _ in PLOTTED if f"{label} mean" in table and table[f"{label} mean"].notna().any()]
 
 
+def _groups(df: pd.DataFrame, cols: Sequence[str]) -> list[tuple[tuple, pd.DataFrame]]:
+    """Sub-frames by the values of ``cols`` in first-seen order, the values kept as they are
+    (pandas' groupby turns 5 into 5.0 once a None is in the column)."""
+    if not cols:
+        return [((), df)]
+    keys = [tuple(_value(v) for v in row) for row in df[list(cols)].itertuples(index=False)]
+    order = list(dict.fromkeys(keys))
+    return [(k, df[[x == k for x in keys]]) for k in order]
+
+
+def _value(v):
+    return None if isinstance(v, float) and pd.isna(v) else v
+
+
 def _label(keys: Sequence[str], values: Sequence) -> str:
-    return ", ".join(show(k, v) for k, v in zip(keys, values, strict=True)) or "all runs"
+    parts = [show(k, _value(v)) if k in ("model", "strategy") else f"{k}={show(k, _value(v))}"
+             for k, v in zip(keys, values, strict=True)]
+    return ", ".join(parts) or "all runs"
 
 
 def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> Path | None:
@@ -38,10 +54,8 @@ def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> P
     series_keys = [k for k in keys if k != axis]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
-        groups = table.groupby(series_keys, dropna=False, sort=False) if series_keys else [((), table)]
-        for values, part in groups:
-            values = values if isinstance(values, tuple) else (values,)
-            label = _label(series_keys, [None if isinstance(v, float) and pd.isna(v) else v for v in values])
+        for values, part in _groups(table, series_keys):
+            label = _label(series_keys, values)
             pts = part[part[axis].notna()].sort_values(axis, key=lambda s: s.astype(float))
             if pts.empty:
                 continue
@@ -52,7 +66,10 @@ def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> P
                 ax.axhline(float(full[f"{metric} mean"].iloc[0]), ls="--", lw=1, color=line[0].get_color())
         ax.set_xlabel(axis + (" (dashed: all training data)" if axis == "shots" else ""))
         if axis in ("shots", "prompt_len"):
+            ticks = sorted({float(v) for v in table[axis].dropna()})
             ax.set_xscale("log", base=2)
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
         ax.set_ylabel(f"test {metric}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -68,7 +85,7 @@ def frozen_gap(table: pd.DataFrame, keys: Sequence[str], metric: str = "concept 
         return pd.DataFrame()
     context = [k for k in keys if k not in ("model", "strategy")]
     rows = []
-    for _, part in table.groupby(["model", *context], dropna=False, sort=False):
+    for _, part in _groups(table, ["model", *context]):
         by = {s: part[part["strategy"] == s] for s in ("soft_unfrozen", "soft_frozen")}
         if any(p.empty for p in by.values()):
             continue
@@ -77,7 +94,7 @@ def frozen_gap(table: pd.DataFrame, keys: Sequence[str], metric: str = "concept 
                      "total params": by["soft_frozen"]["total params"].iloc[0],
                      "gap": float(by["soft_unfrozen"][f"{metric} mean"].iloc[0]
                                   - by["soft_frozen"][f"{metric} mean"].iloc[0])})
-    return pd.DataFrame(rows)
+    return _frame(rows, ["model", *context])
 
 
 def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path | None:
@@ -90,9 +107,7 @@ def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path
     fig, axes = plt.subplots(1, len(gaps), figsize=(6 * len(gaps), 4.2), squeeze=False)
     for ax, (metric, gap) in zip(axes[0], gaps.items(), strict=True):
         context = [c for c in gap.columns if c not in ("model", "total params", "gap")]
-        groups = gap.groupby(context, dropna=False, sort=False) if context else [((), gap)]
-        for values, part in groups:
-            values = values if isinstance(values, tuple) else (values,)
+        for values, part in _groups(gap, context):
             part = part.sort_values("total params")
             ax.plot(part["total params"].astype(float), part["gap"], marker="o", label=_label(context, values))
             for _, r in part.iterrows():

@@ -10,6 +10,7 @@ recompute F1 from the summed (tp, fp, fn) counts:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -94,8 +95,10 @@ def compare(a: np.ndarray | Sequence, b: np.ndarray | Sequence, *, confidence: f
             n_resamples: int = 9999, seed: int = 0) -> PairedComparison:
     """Both tests and the point estimates for one pair of systems."""
     a, b = _as_counts(a, "a"), _as_counts(b, "b")
-    lo, hi = paired_bootstrap_ci(a, b, confidence=confidence, n_resamples=n_resamples, seed=seed)
-    p = randomization_test(a, b, n_resamples=n_resamples, seed=seed)
+    lo, hi, p = math.nan, math.nan, math.nan  # one document: nothing to resample or swap
+    if a.shape[0] > 1:
+        lo, hi = paired_bootstrap_ci(a, b, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        p = randomization_test(a, b, n_resamples=n_resamples, seed=seed)
     return PairedComparison(n_docs=a.shape[0], f1_a=float(micro_f1(*a.sum(0))), f1_b=float(micro_f1(*b.sum(0))),
                             diff=f1_difference(a, b), ci_low=lo, ci_high=hi, p_value=p, confidence=confidence)
 

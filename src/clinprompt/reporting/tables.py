@@ -149,14 +149,27 @@ def add_comparisons(table: pd.DataFrame, runs: Sequence[Run], keys: Sequence[str
             values = tuple(_hashable(None if _isnan(row[k]) else row[k]) for k in keys)
             base_values = values[:s_idx] + (baseline,) + values[s_idx + 1:]
             result = None
-            if values[s_idx] != baseline and base_values in by_setting:
-                result = _compare_groups(by_setting[values], by_setting[base_values], kind, mode, n_resamples,
-                                         confidence)
+            base_runs = _baseline_runs(by_setting, keys, base_values, baseline)
+            if values[s_idx] != baseline and base_runs:
+                result = _compare_groups(by_setting[values], base_runs, kind, mode, n_resamples, confidence)
             diffs.append(result.diff if result else None)
-            cis.append(f"[{result.ci_low:+.3f}, {result.ci_high:+.3f}]" if result else None)
-            ps.append(result.p_value if result else None)
+            ok = result is not None and math.isfinite(result.ci_low)
+            cis.append(f"[{result.ci_low:+.3f}, {result.ci_high:+.3f}]" if ok else None)
+            ps.append(result.p_value if ok else None)
         table[col], table[f"{col} {int(confidence * 100)}% CI"], table[f"{col} p"] = diffs, cis, ps
     return table
+
+
+def _baseline_runs(by_setting: dict[tuple, list[Run]], keys: Sequence[str], base_values: tuple,
+                   baseline: str) -> list[Run] | None:
+    """The baseline's runs in the same setting; a prompt-free baseline ignores prompt_len (it has no prompt)."""
+    if base_values in by_setting:
+        return by_setting[base_values]
+    if baseline.startswith("soft") or "prompt_len" not in keys:
+        return None
+    i = list(keys).index("prompt_len")
+    same = [v for v in by_setting if v[:i] + v[i + 1:] == base_values[:i] + base_values[i + 1:]]
+    return by_setting[same[0]] if same else None
 
 
 def _isnan(v: Any) -> bool:
@@ -257,7 +270,7 @@ def summary_cells(table: pd.DataFrame) -> list[tuple[str, Callable[[pd.Series], 
     for col in [c for c in table.columns if c.startswith("Δ ") and not c.endswith((" p", " CI"))]:
         ci = next(c for c in table.columns if c.startswith(col) and c.endswith(" CI"))
         cells.append((f"{col} [{ci[len(col) + 1:]}]",
-                      lambda r, c=col, ci=ci: "-" if _get(r, c) is None else f"{_get(r, c):+.3f} {r[ci]}"))
+                      lambda r, c=col, ci=ci: "-" if _get(r, c) is None else f"{_get(r, c):+.3f} {r[ci] or ''}"))
         cells.append(("p", lambda r, c=col: "-" if _get(r, f"{c} p") is None else f"{_get(r, f'{c} p'):.4f}"))
     cells.append(("n", lambda r: str(int(r["n"]))))
     return cells
