@@ -1,0 +1,1 @@
+"""Corpus loaders: each returns a :class:`clinprompt.data.corpora.base.Corpus`."""
