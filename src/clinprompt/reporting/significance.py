@@ -1,11 +1,9 @@
 """Paired significance of a micro-F1 difference between two systems on the same test documents.
 
 Micro F1 is a ratio of sums, not a mean of per-document scores, so both tests resample whole documents and
-recompute F1 from the summed (tp, fp, fn) counts:
-
-* paired bootstrap CI of F1(A) - F1(B): ``scipy.stats.bootstrap(paired=True)`` over documents;
-* approximate randomization: ``scipy.stats.permutation_test(permutation_type="samples")`` swaps the two
-  systems' outputs within each document (exact when 2**n_docs <= n_resamples).
+recompute F1 from the summed (tp, fp, fn) counts. The resampling lives in :mod:`clinprompt.evaluation.stats`
+(scipy.stats.bootstrap(paired=True) and permutation_test(permutation_type="samples")); this module turns
+runs' per-document counts into its inputs, with the report's sign convention F1(A) - F1(B).
 """
 
 from __future__ import annotations
@@ -15,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+
+from clinprompt.evaluation import stats
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,13 @@ class PairedComparison:
         return asdict(self)
 
 
-def micro_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """F1 = 2tp / (2tp + fp + fn), 0 where nothing was predicted or annotated (elementwise)."""
-    tp, fp, fn = (np.asarray(x, dtype=float) for x in (tp, fp, fn))
-    den = 2 * tp + fp + fn
-    return np.divide(2 * tp, den, out=np.zeros(np.broadcast(tp, den).shape), where=den > 0)
+def micro_f1(counts: np.ndarray) -> float:
+    """F1 = 2tp / (2tp + fp + fn) of per-document counts (n_docs, 3) summed; 0 when there is nothing."""
+    return float(stats.micro_f1_from_counts(np.asarray(counts, dtype=float)))
+
+
+def _a_minus_b(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return stats.micro_f1_from_counts(a) - stats.micro_f1_from_counts(b)
 
 
 def _as_counts(x: np.ndarray | Sequence, name: str) -> np.ndarray:
@@ -47,48 +48,34 @@ def _as_counts(x: np.ndarray | Sequence, name: str) -> np.ndarray:
     return arr
 
 
-def f1_difference(a: np.ndarray, b: np.ndarray) -> float:
+def _pair(a: np.ndarray | Sequence, b: np.ndarray | Sequence) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _as_counts(a, "a"), _as_counts(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"paired comparison needs the same documents: {a.shape[0]} vs {b.shape[0]}")
+    return a, b
+
+
+def f1_difference(a: np.ndarray | Sequence, b: np.ndarray | Sequence) -> float:
     """Micro F1 of summed counts of system A minus that of system B."""
-    sa, sb = a.sum(axis=0), b.sum(axis=0)
-    return float(micro_f1(*sa) - micro_f1(*sb))
+    a, b = _pair(a, b)
+    return float(_a_minus_b(a, b))
 
 
 def paired_bootstrap_ci(a: np.ndarray | Sequence, b: np.ndarray | Sequence, *, confidence: float = 0.95,
                         n_resamples: int = 9999, seed: int = 0, method: str = "percentile") -> tuple[float, float]:
     """Confidence interval of F1(A) - F1(B), resampling documents (rows) with replacement, pairs kept."""
-    a, b = _as_counts(a, "a"), _as_counts(b, "b")
-    if a.shape != b.shape:
-        raise ValueError(f"paired comparison needs the same documents: {a.shape[0]} vs {b.shape[0]}")
-
-    def stat(tpa, fpa, fna, tpb, fpb, fnb, axis=-1):
-        return (micro_f1(tpa.sum(axis), fpa.sum(axis), fna.sum(axis))
-                - micro_f1(tpb.sum(axis), fpb.sum(axis), fnb.sum(axis)))
-
-    data = (*a.T, *b.T)
-    res = stats.bootstrap(data, stat, paired=True, vectorized=True, confidence_level=confidence,
-                          n_resamples=n_resamples, method=method, rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    a, b = _pair(a, b)
+    res = stats.paired_bootstrap(_a_minus_b, a, b, confidence=confidence, n_resamples=n_resamples,
+                                 method=method, seed=seed)
+    return res.low, res.high
 
 
 def randomization_test(a: np.ndarray | Sequence, b: np.ndarray | Sequence, *, n_resamples: int = 9999,
                        seed: int = 0) -> float:
-    """Two-sided p-value of F1(A) - F1(B) under H0 "A's and B's output for a document are exchangeable"."""
-    a, b = _as_counts(a, "a"), _as_counts(b, "b")
-    if a.shape != b.shape:
-        raise ValueError(f"paired comparison needs the same documents: {a.shape[0]} vs {b.shape[0]}")
-    n = a.shape[0]
-    table = np.concatenate([a, b])  # row i: A on doc i; row n + i: B on doc i
-    # the samples are row indices into `table`, so swapping sample entries swaps A and B on that document
-    idx_a, idx_b = np.arange(n), np.arange(n) + n
-
-    def stat(ia, ib, axis=-1):
-        fa = micro_f1(*(np.take(table[:, k], ia).sum(axis) for k in range(3)))
-        fb = micro_f1(*(np.take(table[:, k], ib).sum(axis) for k in range(3)))
-        return fa - fb
-
-    res = stats.permutation_test((idx_a, idx_b), stat, permutation_type="samples", vectorized=True,
-                                 n_resamples=n_resamples, alternative="two-sided", rng=np.random.default_rng(seed))
-    return float(res.pvalue)
+    """Two-sided p-value of F1(A) - F1(B) under H0 "A's and B's output for a document are exchangeable"
+    (exact when 2**n_docs <= n_resamples)."""
+    a, b = _pair(a, b)
+    return stats.randomization_test(_a_minus_b, a, b, n_resamples=n_resamples, seed=seed).p_value
 
 
 def compare(a: np.ndarray | Sequence, b: np.ndarray | Sequence, *, confidence: float = 0.95,
@@ -99,7 +86,7 @@ def compare(a: np.ndarray | Sequence, b: np.ndarray | Sequence, *, confidence: f
     if a.shape[0] > 1:
         lo, hi = paired_bootstrap_ci(a, b, confidence=confidence, n_resamples=n_resamples, seed=seed)
         p = randomization_test(a, b, n_resamples=n_resamples, seed=seed)
-    return PairedComparison(n_docs=a.shape[0], f1_a=float(micro_f1(*a.sum(0))), f1_b=float(micro_f1(*b.sum(0))),
+    return PairedComparison(n_docs=a.shape[0], f1_a=micro_f1(a), f1_b=micro_f1(b),
                             diff=f1_difference(a, b), ci_low=lo, ci_high=hi, p_value=p, confidence=confidence)
 
 
