@@ -48,6 +48,7 @@ class MRCModule(L.LightningModule):
                             hp.strategy.get("prompt"), heads.get("max_span_width", 16), heads.get("dropout", 0.1))
         self.loss_weights = tuple(heads.get("loss_weights", (1.0, 1.0, 1.0)))
         self.freeze_backbone = bool(hp.strategy.get("freeze_backbone", False))
+        self.net.train()  # from_pretrained returns eval mode; Lightning keeps module modes as it finds them
         if self.freeze_backbone:
             self.net.backbone.requires_grad_(False)
         rels = self.schema.relation_types if task != "concepts" else ()

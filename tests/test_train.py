@@ -1,0 +1,96 @@
+"""train.py end to end: every config group composes; a fast run and a two-point multirun write their files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf, open_dict
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+GROUPS = ("model", "strategy", "dataset", "trainer", "logger", "callbacks", "paths", "module")
+FAST = ["model=tiny_bert", "trainer=fast", "logger=csv_only", "dataset.loader.n_train=12",
+        "dataset.loader.n_dev=4", "dataset.loader.n_test=4"]
+
+
+def compose_train(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):  # what a real run fills in before the job starts
+        cfg.hydra.runtime.output_dir = str(REPO / "outputs" / "composed")
+        cfg.hydra.runtime.cwd = str(REPO)
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} as under a real run
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_config_option_composes_and_resolves(group, option):
+    overrides = [f"{group}={option}"]
+    if (group, option) == ("dataset", "brat"):
+        overrides.append("dataset.root=/some/brat")
+    cfg = compose_train(overrides)
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert plain[group] is not None
+    if group == "model":
+        assert plain["model"]["name"] == option
+    if group == "strategy":
+        assert plain["strategy"]["name"] == option and plain["strategy"]["query"] in ("none", "hard", "soft")
+
+
+def test_strategies_differ_only_in_query_and_training():
+    keys = {}
+    for s in ("no_prompt", "hard_prompt", "soft_unfrozen", "soft_frozen"):
+        st = OmegaConf.to_container(compose_train([f"strategy={s}"]).strategy)
+        keys[s] = (st["query"], st["freeze_backbone"])
+    assert keys == {"no_prompt": ("none", False), "hard_prompt": ("hard", False),
+                    "soft_unfrozen": ("soft", False), "soft_frozen": ("soft", True)}
+
+
+def run_train(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "CLINPROMPT_CACHE_DIR": str(cwd / "cache")}
+    proc = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_fast_dev_run(tmp_path):
+    run_dir = tmp_path / "run"
+    run_train([*FAST, "+trainer.fast_dev_run=true", f"hydra.run.dir={run_dir}"], tmp_path)
+    res = json.loads((run_dir / "results.json").read_text())
+    assert res["run"]["status"] == "finished"
+    assert res["grid"]["model"] == "tiny_bert" and res["grid"]["strategy"] == "hard_prompt"
+    assert set(res["metrics"]["test"]["concepts"]["strict"]["per_type"]) == {
+        "Drug", "Strength", "Dosage", "Duration", "Frequency", "Form", "Route", "Reason", "ADE"}
+    assert 0 < res["params"]["trainable"] == res["params"]["total"]
+    assert (run_dir / ".hydra" / "config.yaml").exists()
+
+
+def test_multirun_writes_one_directory_and_results_file_per_run(tmp_path):
+    sweep = tmp_path / "sweep"
+    run_train(["-m", *FAST, "strategy=hard_prompt", "seed=1,2", f"hydra.sweep.dir={sweep}"], tmp_path)
+    results = sorted(sweep.glob("*/results.json"))
+    assert len(results) == 2
+    seeds = sorted(json.loads(p.read_text())["grid"]["seed"] for p in results)
+    assert seeds == [1, 2]
+    for p in results:
+        res = json.loads(p.read_text())
+        assert res["run"]["status"] == "finished"
+        assert list((p.parent / "predictions" / "test").glob("*.ann"))
+        assert (p.parent / "checkpoints" / "best.ckpt").exists()
