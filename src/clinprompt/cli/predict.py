@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import torch
-from clinprompt.data.brat import read_dir, write_document
-from clinprompt.data.sentences import split_sentences
 
+from clinprompt.data.brat import read_dir, write_document
 from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.sentences import split_sentences
 from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
 from clinprompt.models.backbone import (
