@@ -113,6 +113,11 @@ def test_negative_sentences_join_their_documents(ade, data_dir):
 def test_missing_folder_names_the_key(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"paths\.data_dir.*CLINPROMPT_DATA_DIR"):
         load_ade(tmp_path)
+    (tmp_path / "ade-corpus-v2").mkdir()
+    (tmp_path / "ade-corpus-v2" / "DRUG-AE.rel").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"DRUG-DOSE\.rel is missing: set paths\.data_dir"):
+        load_ade(tmp_path, include_dose=True)
+    assert load_ade(tmp_path, include_dose=False).documents() == []
 
 
 def _bad_corpus(tmp_path: Path) -> Path:

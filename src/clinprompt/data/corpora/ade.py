@@ -159,11 +159,10 @@ def load_ade(data_dir: str | Path, include_dose: bool = True, include_negative: 
     root = require_dir(Path(data_dir) / FOLDER, key, "ADE corpus v2")
     report = _Reporter(strict)
     files = {f: t for f, t in FILES.items() if include_dose or t != "Dose"}
-    lines: list[_RelLine] = []
-    for name, arg1_type in files.items():
+    for name in [*files, *(["ADE-NEG.txt"] if include_negative else [])]:
         if not (root / name).is_file():
             raise FileNotFoundError(f"ADE corpus file {root / name} is missing: set {key}")
-        lines += _parse(root / name, arg1_type, report)
+    lines = [ln for name, arg1_type in files.items() for ln in _parse(root / name, arg1_type, report)]
     by_sentence: dict[tuple[str, str], list[_RelLine]] = defaultdict(list)
     for ln in lines:
         by_sentence[(ln.pmid, ln.sentence)].append(ln)
