@@ -31,7 +31,7 @@ from clinprompt.data.corpora.base import (
 )
 from clinprompt.data.document import Document, Entity, Relation
 
-VERSION = 1  # bump when the generator changes: the cache folder name includes it
+VERSION = 2  # bump when the generator changes: the cache folder name includes it
 
 
 # ---- vocabulary ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ COUNT_WORDS = ("two", "2", "three")  # "two 500 mg tablets": a Dosage holding a 
 # ---- templates ---------------------------------------------------------------------------------------------
 # {slot} or {slot2}: the digit picks the drug group (one drug each). Every attribute slot becomes an entity
 # related to its group's {drug}; {ade_induced} / {reason_induced} hold a nested Drug of their own.
-# Lower-case slots without a type (he, his, age, n) are plain words.
+# Slots without a type ({he}, {His}, {age}, {n}, ...) are plain words.
 ALL, COUNT, UNIT = "all", "count", "unit"
 NARRATIVE = (
     ("The patient is {a} {age} with a history of {reason} on {drug} {strength} {frequency}.", ALL),
@@ -256,9 +256,12 @@ FILLERS = (
     "{He} tolerated a regular diet and ambulated without assistance.",
     "CT of the chest showed no acute process.",
     "Echocardiogram showed an ejection fraction of {ef}%.",
+    "Social history is notable for a 20 pack-year smoking history.",
+)
+INSTRUCTIONS = (
     "Follow up with {his} primary care physician in 1-2 weeks.",
     "Please call your doctor if you develop fever or shortness of breath.",
-    "Social history is notable for a 20 pack-year smoking history.",
+    "Please take all medications as prescribed and keep your appointments.",
 )
 HEADINGS = {
     "hpi": ("HISTORY OF PRESENT ILLNESS:", "History of Present Illness:", "HPI:"),
@@ -471,7 +474,7 @@ def _note(rng: random.Random, doc_id: str) -> Document:
         w.add(prefix + text + "\n", [_Span(s.start + len(prefix), s.end + len(prefix), s.type, s.group, s.head)
                                       for s in spans])
     if rng.random() < 0.6:
-        w.add("\n" + rng.choice(HEADINGS["plan"]) + "\n" + rng.choice(FILLERS[6:]).format(**words) + "\n")
+        w.add("\n" + rng.choice(HEADINGS["plan"]) + "\n" + rng.choice(INSTRUCTIONS).format(**words) + "\n")
     return _document(doc_id, w, crlf)
 
 
