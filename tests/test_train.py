@@ -94,3 +94,12 @@ def test_multirun_writes_one_directory_and_results_file_per_run(tmp_path):
         assert res["run"]["status"] == "finished"
         assert list((p.parent / "predictions" / "test").glob("*.ann"))
         assert (p.parent / "checkpoints" / "best.ckpt").exists()
+
+
+def test_csv_is_always_logged_and_wandb_is_offline_unless_asked():
+    for option, wandb_offline in (("default", True), ("wandb", True), ("wandb_online", False), ("csv_only", None)):
+        loggers = OmegaConf.to_container(compose_train([f"logger={option}"]).logger)
+        assert "csv" in loggers
+        assert (loggers["wandb"]["offline"] if "wandb" in loggers else None) == wandb_offline
+        if "wandb" in loggers:
+            assert loggers["wandb"]["log_model"] is False
