@@ -69,11 +69,13 @@ class MRCModel(nn.Module):
             kwargs["input_ids"] = batch["input_ids"]
         if self.prompt is not None:
             dtype = next(self.backbone.parameters()).dtype
-            kwargs[prompt_cache_kwarg(self.backbone)] = self.prompt(batch["block_ids"], dtype=dtype)
+            kv = self.prompt(batch["block_ids"], dtype=dtype, as_cache=False)
+            kwargs[prompt_cache_kwarg(self.backbone)] = self.prompt.to_cache(kv)
             kwargs["attention_mask"] = self.prompt.extend_mask(batch["attention_mask"])
         hidden = self.backbone(**kwargs, use_cache=False).last_hidden_state
         index = batch["ctx_index"].unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
-        return hidden.gather(1, index).float()
+        # heads run in their own dtype: float32 over a bf16 backbone, bf16 when DeepSpeed casts the whole module
+        return hidden.gather(1, index).to(self.concept_heads.start.weight.dtype)
 
     def heads_for(self, task: str) -> SpanHeads:
         return self.concept_heads if task == "concepts" else self.relation_heads

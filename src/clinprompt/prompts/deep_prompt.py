@@ -75,10 +75,16 @@ class DeepPrompt(nn.Module):
         kv = kv.view(b, self.prompt_len, self.n_layers, 2, self.n_heads, self.head_dim)
         return kv.permute(0, 2, 3, 4, 1, 5)
 
-    def forward(self, block_ids: torch.Tensor, dtype: torch.dtype | None = None) -> DynamicCache:
+    def forward(self, block_ids: torch.Tensor, dtype: torch.dtype | None = None,
+                as_cache: bool = True) -> DynamicCache | torch.Tensor:
         kv = self.key_values(block_ids)
         if dtype is not None:
             kv = kv.to(dtype)
+        # as_cache=False returns the tensor: DeepSpeed ZeRO-3 re-gathers a module's parameters for backward
+        # only through hooks on tensor outputs, so a sharded prompt must leave forward as a tensor
+        return self.to_cache(kv) if as_cache else kv
+
+    def to_cache(self, kv: torch.Tensor) -> DynamicCache:
         return DynamicCache(ddp_cache_data=[(kv[:, i, 0], kv[:, i, 1]) for i in range(self.n_layers)])
 
     def extend_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
