@@ -48,14 +48,18 @@ def labels_of(label_set: str) -> tuple[str, ...]:
     return LABEL_SETS[label_set]
 
 
-def _line_of(raw: str, pmid: str) -> int:
+def _line_of(raw: str, pmid: str, field: str | None = None) -> int:
+    """1-based line of a record's key (or of ``field`` inside it) in the raw JSON text; 0 if not found."""
     at = raw.find(f'"{pmid}"')
+    if at >= 0 and field is not None:
+        inner = raw.find(f'"{field}"', at)
+        at = inner if inner >= 0 else at
     return raw.count("\n", 0, at) + 1 if at >= 0 else 0
 
 
 def _parse_record(path: Path, raw: str, pmid: str, rec: object) -> QAExample:
     def bad(field: str, why: str) -> PubMedQAFormatError:
-        return PubMedQAFormatError(f"{path}:{_line_of(raw, pmid)}: record {pmid} field {field!r} {why}")
+        return PubMedQAFormatError(f"{path}:{_line_of(raw, pmid, field)}: record {pmid} field {field!r} {why}")
 
     if not isinstance(rec, dict):
         raise bad("<record>", "is not an object")

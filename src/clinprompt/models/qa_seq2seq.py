@@ -4,6 +4,11 @@ Methods (``strategy.method``): ``base`` (zero-shot, nothing trains), ``prompt_tu
 PromptTuning), ``prefix_tuning`` (peft PrefixTuning), ``finetune`` (every weight trains). Generations are
 normalised to the label set by their first word; anything else is the answer ``invalid`` (counted, never
 dropped). Adapters are saved in peft's own format, so ``PeftModel.from_pretrained`` reloads them.
+
+Decoding is greedy through the model's forward pass (``greedy_decode``), not ``generate()``: with peft 0.21
+and transformers 5.24, ``generate()`` on a prefix-tuned T5 drops the prefix (its legacy ``past_key_values``
+is ignored in favour of a fresh cache), so it would answer as the untuned base. The forward pass is the one
+training uses; answers are a word and an end token, so the few steps without a KV cache cost little.
 """
 
 from __future__ import annotations
@@ -31,6 +36,23 @@ def normalise_answer(text: str, labels: Sequence[str]) -> str:
     """'Yes.' / ' yes, because' -> 'yes'; an empty or off-label generation -> 'invalid'."""
     m = _WORD.search(text.lower())
     return m.group(0) if m and m.group(0) in labels else INVALID
+
+
+@torch.no_grad()
+def greedy_decode(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, start_id: int,
+                  end_id: int, pad_id: int, max_new_tokens: int) -> torch.Tensor:
+    """Greedy answer tokens [B, <= max_new_tokens]: argmax of the forward pass, one token at a time;
+    a finished row is padded."""
+    dec = torch.full((input_ids.shape[0], 1), start_id, dtype=torch.long, device=input_ids.device)
+    done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=dec).logits[:, -1]
+        nxt = torch.where(done, torch.full_like(done, pad_id, dtype=torch.long), logits.argmax(-1))
+        dec = torch.cat([dec, nxt[:, None]], dim=1)
+        done |= nxt == end_id
+        if bool(done.all()):
+            break
+    return dec[:, 1:]
 
 
 def t5_config(model_cfg: Mapping[str, Any], tokenizer=None) -> T5Config:
@@ -109,10 +131,10 @@ class Seq2SeqQA(nn.Module):
     def loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=target_ids).loss
 
-    @torch.no_grad()
     def generate_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
-        out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False,
-                                  num_beams=1, max_new_tokens=self.max_new_tokens)
+        config = self.model.get_base_model().config if self.is_peft else self.model.config
+        out = greedy_decode(self.model, input_ids, attention_mask, config.decoder_start_token_id,
+                            end_token_id(self.tokenizer), self.tokenizer.pad_token_id, self.max_new_tokens)
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def predict(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[str]:
