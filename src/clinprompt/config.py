@@ -16,9 +16,20 @@ def run_id(output_dir: str) -> str:
     return hashlib.sha1(os.path.abspath(str(output_dir)).encode()).hexdigest()[:16]
 
 
+def unique_suffix() -> str:
+    """The run directory's suffix. Under SLURM it is the job id: every task (rank) of a multi-GPU job
+    lands in the same directory, and a requeued job, which keeps its id, finds its own last checkpoint.
+    Elsewhere one random suffix per process keeps runs unique when jobs start in the same second."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"j{array}_{task}"
+    if os.environ.get("SLURM_JOB_ID"):
+        return f"j{os.environ['SLURM_JOB_ID']}"
+    return f"{_UID}{os.getpid() % 1000:03d}"
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("clinprompt_uid"):
-        # one random suffix per process: run dirs stay unique when jobs start in the same second
-        OmegaConf.register_new_resolver("clinprompt_uid", lambda: f"{_UID}{os.getpid() % 1000:03d}")
+        OmegaConf.register_new_resolver("clinprompt_uid", unique_suffix)
     if not OmegaConf.has_resolver("clinprompt_run_id"):
         OmegaConf.register_new_resolver("clinprompt_run_id", run_id)
