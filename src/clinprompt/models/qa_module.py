@@ -88,7 +88,11 @@ class QAModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._train_loss = [0.0, 0]
-        if self.net is not None and self.net.frozen_backbone:
+        if self.net is None:
+            return
+        # Lightning keeps each module's mode, and from_pretrained returns eval(): set the intended mode here
+        self.net.train()
+        if self.net.frozen_backbone:
             self.net.eval()  # a frozen backbone gets no dropout noise it cannot adapt to
             if isinstance(self.net, EncoderClassifier):
                 self.net.head.train()
