@@ -44,13 +44,18 @@ def test_every_config_option_composes_and_resolves(group, option):
     overrides = [f"{group}={option}"]
     if (group, option) == ("dataset", "brat"):
         overrides.append("dataset.root=/some/brat")
+    qa = (group, option) == ("dataset", "pubmedqa") or (group == "strategy" and option.startswith("qa_"))
+    if qa:  # the PubMedQA study's options compose with its own module and dataset
+        overrides += [o for o in ("module=qa", "dataset=pubmedqa") if o.split("=")[0] != group]
     cfg = compose_train(overrides)
     plain = OmegaConf.to_container(cfg, resolve=True)
     assert plain[group] is not None
     if group == "model":
         assert plain["model"]["name"] == option
-    if group == "strategy":
+    if group == "strategy" and not qa:
         assert plain["strategy"]["name"] == option and plain["strategy"]["query"] in ("none", "hard", "soft")
+    if group == "strategy" and qa:
+        assert plain["strategy"]["name"] == option and plain["strategy"]["method"]
 
 
 def test_strategies_differ_only_in_query_and_training():
