@@ -28,7 +28,16 @@ def unique_suffix() -> str:
     return f"{_UID}{os.getpid() % 1000:03d}"
 
 
+def auto_precision() -> str:
+    """Lightning precision for the machine at hand: bf16 mixed on GPUs that have it, else 32-bit."""
+    import torch
+
+    return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
+
+
 def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("clinprompt_precision"):
+        OmegaConf.register_new_resolver("clinprompt_precision", auto_precision)
     if not OmegaConf.has_resolver("clinprompt_uid"):
         OmegaConf.register_new_resolver("clinprompt_uid", unique_suffix)
     if not OmegaConf.has_resolver("clinprompt_run_id"):
