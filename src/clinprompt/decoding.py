@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from clinprompt.data.collate import collate
-from clinprompt.data.document import Document, Entity, Relation
+from clinprompt.data.corpora.sdoh import relations_to_events
+from clinprompt.data.document import Attribute, Document, Entity, Relation
 from clinprompt.data.mrc import ExampleBuilder, MRCExample
 from clinprompt.data.windows import TokenizedDoc
 
@@ -39,26 +40,38 @@ class Prediction:
 
 class Predictor:
     """Runs a trained MRCModel over documents. All type queries of a window go in one batch and each
-    document is tokenized once (the caller passes the cached TokenizedDocs)."""
+    document is tokenized once (the caller passes the cached TokenizedDocs). ``max_spans`` caps the spans
+    kept per (window, type): an untrained model otherwise predicts hundreds, each one a head to question."""
 
-    def __init__(self, model, builder: ExampleBuilder, pad_id: int, batch_size: int = 32):
+    def __init__(self, model, builder: ExampleBuilder, pad_id: int, batch_size: int = 32, max_spans: int = 16):
         self.model, self.builder, self.pad_id, self.batch_size = model, builder, pad_id, batch_size
+        self.max_spans = max_spans
 
     def _batches(self, examples: list[MRCExample]) -> Iterator[tuple[int, list[MRCExample]]]:
         for i in range(0, len(examples), self.batch_size):
             yield i, examples[i:i + self.batch_size]
 
     @torch.no_grad()
-    def _run(self, examples: list[MRCExample], tdocs: dict[str, TokenizedDoc]) -> list[tuple[int, str, int, int]]:
+    def _run(self, examples: list[MRCExample], tdocs: dict[str, TokenizedDoc]) -> list[tuple]:
+        """(example, type, char_start, char_end, value or None) for every span predicted in ``examples``."""
         device = next(self.model.parameters()).device
+        schema = self.builder.schema
+        value_head = getattr(self.model, "value_head", None)
         spans = []
         for offset, chunk in self._batches(examples):
             batch = collate(chunk, self.pad_id)
             batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
             heads = self.model.heads_for(batch["task"])
-            out = heads(self.model.encode(batch))
-            decoded = heads.decode(out, batch["ctx_mask"])
-            spans += [(offset + e, t, s, x) for e, t, s, x in examples_to_spans(chunk, decoded, tdocs)]
+            h = self.model.encode(batch)
+            decoded = heads.decode(heads(h), batch["ctx_mask"], self.max_spans)
+            for (b, _, first, last), (e, t, s, x) in zip(decoded, _kept(chunk, decoded, tdocs), strict=True):
+                if e is None:
+                    continue
+                value = None
+                tail = schema.relation_heads[t][0] if batch["task"] == "relations" else None
+                if value_head is not None and tail in schema.value_labels:
+                    value = value_head.predict(h, b, first, last, tail)
+                spans.append((offset + e, t, s, x, value))
         return spans
 
     def predict(self, docs: Sequence[Document], tdocs: dict[str, TokenizedDoc], task: str = "concepts",
@@ -74,13 +87,12 @@ class Predictor:
         else:
             examples = [ex for d in docs for ex in self.builder.concept_examples(tdocs[d.doc_id])]
             found: dict[str, set[tuple[str, int, int]]] = {d.doc_id: set() for d in docs}
-            for ex_i, etype, s, e in self._run(examples, tdocs):
+            for ex_i, etype, s, e, _ in self._run(examples, tdocs):
                 found[examples[ex_i].doc_id].add((etype, s, e))
             for doc_id, spans in found.items():
                 target = concept_docs[doc_id]
                 for n, (etype, s, e) in enumerate(sorted(spans, key=lambda x: (x[1], x[2], x[0])), 1):
                     target.entities[f"T{n}"] = Entity(f"T{n}", etype, ((s, e),), target.text[s:e])
-        results = []
         rel_examples: list[MRCExample] = []
         full_docs = {}
         for d in docs:
@@ -88,27 +100,53 @@ class Predictor:
             full = Document(full.doc_id, full.text, dict(full.entities), sentences=list(full.sentences))
             full_docs[d.doc_id] = full
             if task != "concepts" and schema.relation_types:
+                # the relation stage sees only the concept stage's output: heads are predicted end to end
                 heads = [e for e in full.entities.values() if e.type in schema.head_types]
                 rel_examples += self.builder.relation_examples(tdocs[d.doc_id], full, heads,
                                                                gold=Document(d.doc_id, d.text))
         if rel_examples:
             self._add_relations(rel_examples, tdocs, full_docs)
-        for d in docs:
-            results.append(Prediction(concept_docs[d.doc_id], full_docs[d.doc_id]))
-        return results
+        if schema.events and task != "concepts":
+            for doc_id, full in full_docs.items():
+                full_docs[doc_id] = relations_to_events(full, schema.head_types)
+        return [Prediction(concept_docs[d.doc_id], full_docs[d.doc_id]) for d in docs]
 
-    def _add_relations(self, examples, tdocs, full_docs) -> None:
-        tails = self._run(examples, tdocs)
-        for ex_i, rel, s, e in sorted(tails, key=lambda x: (x[0], x[2], x[3], x[1])):
+    def _add_relations(self, examples: list[MRCExample], tdocs: dict[str, TokenizedDoc],
+                       full_docs: dict[str, Document]) -> None:
+        index = {doc_id: {(e.type, e.span): k for k, e in doc.entities.items()} for doc_id, doc in full_docs.items()}
+        seen: set[tuple[str, str, str, str]] = set()
+        for ex_i, rel, s, e, value in sorted(self._run(examples, tdocs), key=lambda x: (x[0], x[2], x[3], x[1])):
             ex = examples[ex_i]
-            doc = full_docs[ex.doc_id]
+            doc, ids = full_docs[ex.doc_id], index[ex.doc_id]
             tail_type = self.builder.schema.relation_heads[rel][0]
-            tail_id = next((k for k, ent in doc.entities.items() if ent.type == tail_type and ent.span == (s, e)),
-                           None)
-            if tail_id is None:  # a tail the concept stage missed becomes an entity of the full doc
-                tail_id = f"T{len(doc.entities) + 1}"
-                while tail_id in doc.entities:
-                    tail_id = f"T{int(tail_id[1:]) + 1}"
+            tail_id = ids.get((tail_type, (s, e)))
+            if tail_id is None:  # a tail the concept stage does not predict becomes an entity of the full doc
+                tail_id = _free_id(doc.entities, "T")
                 doc.entities[tail_id] = Entity(tail_id, tail_type, ((s, e),), doc.text[s:e])
-            rid = f"R{len(doc.relations) + 1}"
+                ids[(tail_type, (s, e))] = tail_id
+            if (ex.doc_id, rel, tail_id, ex.head_id) in seen:
+                continue
+            seen.add((ex.doc_id, rel, tail_id, ex.head_id))
+            rid = _free_id(doc.relations, "R")
             doc.relations[rid] = Relation(rid, rel, tail_id, ex.head_id)
+            name = f"{tail_type}Val"
+            if value is not None and not any(a.target == tail_id and a.name == name for a in doc.attributes.values()):
+                aid = _free_id(doc.attributes, "A")
+                doc.attributes[aid] = Attribute(aid, name, tail_id, value)
+
+
+def _kept(examples: Sequence[MRCExample], decoded: list[tuple[int, int, int, int]],
+          tdocs: dict[str, TokenizedDoc]) -> list[tuple]:
+    """:func:`examples_to_spans` aligned with ``decoded`` (None where a span is dropped)."""
+    out = []
+    for item in decoded:
+        kept = examples_to_spans(examples, [item], tdocs)
+        out.append(kept[0] if kept else (None, None, None, None))
+    return out
+
+
+def _free_id(table: dict, prefix: str) -> str:
+    n = len(table) + 1
+    while f"{prefix}{n}" in table:
+        n += 1
+    return f"{prefix}{n}"

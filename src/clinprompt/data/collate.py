@@ -19,7 +19,7 @@ def collate(examples: list[MRCExample], pad_id: int) -> dict:
     head_mask = torch.zeros(b, seq, dtype=torch.bool)
     start = torch.zeros(b, ctx, channels)
     end = torch.zeros(b, ctx, channels)
-    spans = []
+    spans, values = [], []  # values: labelled value per gold span (-1 = none), aligned with spans
     for i, e in enumerate(examples):
         n = len(e.input_ids)
         input_ids[i, :n] = torch.tensor(e.input_ids)
@@ -28,10 +28,11 @@ def collate(examples: list[MRCExample], pad_id: int) -> dict:
         ctx_mask[i, : e.ctx_len] = True
         if e.head is not None:
             head_mask[i, e.ctx_offset + e.head[0]: e.ctx_offset + e.head[1] + 1] = True
-        for c, s, t in e.spans:
+        for k, (c, s, t) in enumerate(e.spans):
             start[i, s, c] = 1.0
             end[i, t, c] = 1.0
             spans.append((i, c, s, t))
+            values.append(e.values[k] if k < len(e.values) else -1)
     return {
         "task": examples[0].task,
         "input_ids": input_ids,
@@ -43,5 +44,6 @@ def collate(examples: list[MRCExample], pad_id: int) -> dict:
         "start_labels": start,
         "end_labels": end,
         "spans": torch.tensor(spans, dtype=torch.long).reshape(-1, 4),
+        "span_values": torch.tensor(values, dtype=torch.long),
         "n_examples": b,
     }

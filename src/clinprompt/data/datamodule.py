@@ -104,7 +104,9 @@ class MRCDataModule(L.LightningDataModule):
         self.train_docs = train
         rels = tuple(corpus.relation_types) if self.task != "concepts" else ()
         self.schema = Schema(ds.get("questions", ds["name"]), tuple(corpus.entity_types), rels,
-                             {r: tuple(corpus.relation_heads[r]) for r in rels})
+                             {r: tuple(corpus.relation_heads[r]) for r in rels},
+                             dict(getattr(corpus, "value_labels", {})) if rels else {},
+                             bool(getattr(corpus, "events", False)))
         self.tokenizer = load_tokenizer(self.model_cfg)
         self.pad_id = self.tokenizer.pad_token_id or 0
         win = ds.get("window", {})

@@ -26,6 +26,14 @@ class Schema:
     entity_types: tuple[str, ...]
     relation_types: tuple[str, ...] = ()
     relation_heads: dict[str, tuple[str, str]] = field(default_factory=dict)  # rel -> (tail, head) types
+    # tail types whose spans also carry a labelled value (SDoH StatusTime -> none|current|past|future)
+    value_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    events: bool = False  # relations are event arguments (head = trigger): predictions are written as events
+
+    @property
+    def value_pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every (tail type, value), the index space of the value head."""
+        return tuple((t, v) for t in sorted(self.value_labels) for v in self.value_labels[t])
 
     @property
     def head_types(self) -> tuple[str, ...]:
@@ -55,6 +63,7 @@ class MRCExample:
     spans: tuple[tuple[int, int, int], ...] = ()  # (channel, first, last) tokens relative to the context
     head: tuple[int, int] | None = None  # marked head tokens relative to the context (relations)
     head_id: str | None = None
+    values: tuple[int, ...] = ()  # per span: index into Schema.value_pairs, or -1 (no labelled value)
 
     @property
     def ctx_len(self) -> int:
@@ -149,6 +158,7 @@ class ExampleBuilder:
                           gold: Document | None = None) -> list[MRCExample]:
         """One example per head (no_prompt) or per head and relation type; tails from ``gold``."""
         gold = gold or doc
+        values = self._values(gold) if self.schema.value_labels else {}
         out: list[MRCExample] = []
         for head in heads:
             rels = self.schema.relations_for_head(head.type)
@@ -158,22 +168,33 @@ class ExampleBuilder:
             w = self._context(tdoc, doc, toks)
             rel_head = (toks[0] - w.start, toks[1] - w.start)
 
-            def tails(rel: str, ch: int, head=head, w=w) -> list:
+            def tails(rel: str, ch: int, head=head, w=w) -> list[tuple[tuple[int, int, int], int]]:
                 ents = [gold.entities[r.arg1] for r in gold.relations.values()
                         if r.type == rel and r.arg2 == head.id and r.arg1 in gold.entities]
-                return self._spans_in(tdoc, w, ents, ch)
+                return [(s, values.get(e.id, -1)) for e in ents for s in self._spans_in(tdoc, w, [e], ch)]
 
             if self.query == "none":
                 ids, off = self._inputs(tdoc, w, ())
-                spans = [s for c, r in enumerate(rels) for s in tails(r, c)]
-                out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, -1, rels, tuple(spans),
-                                      rel_head, head.id))
+                found = [t for c, r in enumerate(rels) for t in tails(r, c)]
+                out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, -1, rels, tuple(s for s, _ in found),
+                                      rel_head, head.id, tuple(v for _, v in found)))
                 continue
             head_text = doc.span_text(head)
             for r in rels:
                 q = self._encode(question_for(self.schema.dataset, r, head=head_text)) if self.query == "hard" else ()
                 ids, off = self._inputs(tdoc, w, q)
                 block = self.schema.block_id(r) if self.query == "soft" else -1
-                out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, block, (r,), tuple(tails(r, 0)),
-                                      rel_head, head.id))
+                found = tails(r, 0)
+                out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, block, (r,), tuple(s for s, _ in found),
+                                      rel_head, head.id, tuple(v for _, v in found)))
+        return out
+
+    def _values(self, doc: Document) -> dict[str, int]:
+        """Entity id -> index of its labelled value (``<Type>Val`` attribute) in ``Schema.value_pairs``."""
+        pairs = {p: n for n, p in enumerate(self.schema.value_pairs)}
+        out = {}
+        for a in doc.attributes.values():
+            ent = doc.entities.get(a.target)
+            if ent is not None and a.name == f"{ent.type}Val" and (ent.type, a.value) in pairs:
+                out[a.target] = pairs[(ent.type, a.value)]
         return out

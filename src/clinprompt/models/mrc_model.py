@@ -12,7 +12,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from clinprompt.data.mrc import Schema
-from clinprompt.models.span_heads import SpanHeads
+from clinprompt.models.span_heads import SpanHeads, SpanValueHead
 from clinprompt.prompts.deep_prompt import DeepPrompt
 
 
@@ -50,13 +50,15 @@ class MRCModel(nn.Module):
         # a learned vector added to the head entity's token embeddings: an entity marker that needs
         # no new vocabulary, so it works unchanged on BERT, RoBERTa and MegatronBert
         self.head_marker = nn.Parameter(torch.randn(hidden) * 0.02) if n_rel else None
+        # labelled tails (SDoH StatusTime=current): a value classifier over the tail span's boundary states
+        self.value_head = SpanValueHead(hidden, schema.value_labels, dropout) if n_rel and schema.value_labels else None
 
     def prompt_parameters(self) -> list[nn.Parameter]:
         params = list(self.prompt.parameters()) if self.prompt is not None else []
         return params + ([self.head_marker] if self.head_marker is not None else [])
 
     def head_parameters(self) -> list[nn.Parameter]:
-        heads = [self.concept_heads] + ([self.relation_heads] if self.relation_heads is not None else [])
+        heads = [self.concept_heads] + [h for h in (self.relation_heads, self.value_head) if h is not None]
         return [p for h in heads for p in h.parameters()]
 
     def encode(self, batch: dict) -> torch.Tensor:
@@ -81,4 +83,11 @@ class MRCModel(nn.Module):
         return self.concept_heads if task == "concepts" else self.relation_heads
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        return self.heads_for(batch["task"])(self.encode(batch))
+        h = self.encode(batch)
+        return {**self.heads_for(batch["task"])(h), "hidden": h}
+
+    def value_loss(self, out: dict, batch: dict) -> torch.Tensor | None:
+        """Value cross-entropy on gold relation tails that carry a labelled value (None without a value head)."""
+        if self.value_head is None or batch["task"] != "relations":
+            return None
+        return self.value_head.loss(out["hidden"], batch["spans"], batch["span_values"])

@@ -13,8 +13,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from clinprompt.data.brat import write_document
+from clinprompt.data.corpora.sdoh import EVENT_TYPES, as_event_document
 from clinprompt.data.mrc import Schema
 from clinprompt.decoding import Predictor
+from clinprompt.evaluation.events import EventScore
 from clinprompt.evaluation.scoring import ExtractionScore, entity_recall_by_overlap_class, score_documents
 from clinprompt.models.backbone import backbone_fingerprint, load_backbone, weights_hash
 from clinprompt.models.mrc_model import MRCModel
@@ -40,7 +42,9 @@ class MRCModule(L.LightningModule):
         hp = self.hparams
         self.schema = Schema(schema_d["dataset"], tuple(schema_d["entity_types"]),
                              tuple(schema_d.get("relation_types", ())),
-                             {k: tuple(v) for k, v in schema_d.get("relation_heads", {}).items()})
+                             {k: tuple(v) for k, v in schema_d.get("relation_heads", {}).items()},
+                             {k: tuple(v) for k, v in schema_d.get("value_labels", {}).items()},
+                             bool(schema_d.get("events", False)))
         self.query = hp.strategy["query"]
         backbone = load_backbone(hp.model, gradient_checkpointing=hp.model.get("gradient_checkpointing", False))
         heads = hp.heads
@@ -53,6 +57,10 @@ class MRCModule(L.LightningModule):
             self.net.backbone.requires_grad_(False)
         rels = self.schema.relation_types if task != "concepts" else ()
         self.scores = torch.nn.ModuleDict({s: ExtractionScore(self.schema.entity_types, rels) for s in ("dev", "test")})
+        # event datasets (SDoH) are also scored as events, the way the n2c2 2022 challenge did
+        self.event_scores = torch.nn.ModuleDict(
+            {s: EventScore([t for t in EVENT_TYPES if t in self.schema.entity_types]) for s in ("dev", "test")}
+        ) if self.schema.events and rels else None
         self.eval_results: dict[str, dict] = {}
         self.per_document: dict[str, dict] = {}
         self._predictions: dict[str, list] = {"dev": [], "test": []}
@@ -63,6 +71,10 @@ class MRCModule(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         out = self.net(batch)
         losses = self.net.heads_for(batch["task"]).loss(out, batch, self.loss_weights)
+        value_loss = self.net.value_loss(out, batch)
+        if value_loss is not None:
+            losses["loss"] = losses["loss"] + value_loss
+            self.log("train/value_loss", value_loss, batch_size=batch["n_examples"])
         self.log("train/loss", losses["loss"], prog_bar=True, batch_size=batch["n_examples"])
         self.log(f"train/{batch['task']}_loss", losses["loss"], batch_size=batch["n_examples"])
         return losses["loss"]
@@ -75,9 +87,12 @@ class MRCModule(L.LightningModule):
     def _eval_step(self, doc_indices: torch.Tensor, split: str) -> None:
         dm = self.trainer.datamodule
         docs = [dm.eval_docs[split][i] for i in doc_indices.tolist()]
-        predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size)
+        predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
+                              self.hparams.heads.get("max_spans", 16))
         preds = predictor.predict(docs, dm.tdocs, self.hparams.task)
         self.scores[split].update(docs, [p.concepts for p in preds], [p.full for p in preds])
+        if self.event_scores is not None:
+            self.event_scores[split].update(docs, [p.full for p in preds])
         for gold, p in zip(docs, preds, strict=True):
             self._predictions[split].append((gold, p))
 
@@ -90,6 +105,11 @@ class MRCModule(L.LightningModule):
     def _eval_end(self, split: str) -> None:
         res = self.scores[split].compute()
         self.scores[split].reset()
+        if self.event_scores is not None:
+            res["events"] = self.event_scores[split].compute()
+            self.event_scores[split].reset()
+            for k in ("precision", "recall", "f1"):
+                self.log(f"{split}/events/micro/{k}", float(res["events"]["micro"][k]), sync_dist=False)
         for kind in ("concepts", "relations"):
             if kind not in res:
                 continue
@@ -122,7 +142,7 @@ class MRCModule(L.LightningModule):
         out = Path(out_dir) / split
         out.mkdir(parents=True, exist_ok=True)
         for _, p in self._predictions[split]:
-            write_document(p.full, out, write_text=False)
+            write_document(as_event_document(p.full) if self.schema.events else p.full, out, write_text=False)
         return len(self._predictions[split])
 
     # ---- optimisation: one optimizer, three learning rates ------------------------------------------

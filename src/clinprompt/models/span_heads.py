@@ -76,13 +76,75 @@ class SpanHeads(nn.Module):
         return {"loss": total, "start_loss": start_loss, "end_loss": end_loss, "match_loss": match_loss}
 
     @torch.no_grad()
-    def decode(self, out: dict, ctx_mask: torch.Tensor) -> list[tuple[int, int, int, int]]:
-        """Predicted spans as (example, channel, first, last) in context-token coordinates."""
+    def decode(self, out: dict, ctx_mask: torch.Tensor,
+               max_spans: int | None = None) -> list[tuple[int, int, int, int]]:
+        """Predicted spans as (example, channel, first, last) in context-token coordinates.
+
+        ``max_spans`` keeps the best-scoring spans per (example, channel): an untrained or diverging model
+        predicts hundreds of spans per window, and end-to-end each predicted head spawns relation questions.
+        """
         valid = ctx_mask.unsqueeze(-1)
         b, i, j, chan = candidate_pairs((out["start"] > 0) & valid, (out["end"] > 0) & valid, ctx_mask,
                                         self.max_width)
         if not len(b):
             return []
-        keep = chan & (self.pair_logits(out, b, i, j) > 0)
+        logits = self.pair_logits(out, b, i, j)
+        keep = chan & (logits > 0)
         rows, ch = keep.nonzero(as_tuple=True)
+        if max_spans is not None and len(rows) > max_spans:
+            rows, ch = _top_per_group(rows, ch, b[rows] * self.channels + ch, logits[rows, ch], max_spans)
         return list(zip(b[rows].tolist(), ch.tolist(), i[rows].tolist(), j[rows].tolist(), strict=True))
+
+
+def _top_per_group(rows: torch.Tensor, ch: torch.Tensor, group: torch.Tensor, score: torch.Tensor, k: int):
+    """The ``k`` highest-scoring items of every group (order of the input kept)."""
+    order = torch.argsort(score, descending=True, stable=True)
+    order = order[torch.argsort(group[order], stable=True)]  # grouped, best first within a group
+    g = group[order]
+    first = torch.searchsorted(g, g, right=False)  # index of each group's first item in the sorted order
+    rank = torch.arange(len(g), device=g.device) - first
+    keep = torch.sort(order[rank < k]).values
+    return rows[keep], ch[keep]
+
+
+class SpanValueHead(nn.Module):
+    """Classifies a span into one of its type's labelled values (SDoH StatusTime=current, ...) from its
+    pooled boundary states [h_first; h_last]. One output layer over every (type, value) pair; a span's
+    logits are restricted to its own type's values, so types never compete."""
+
+    def __init__(self, hidden: int, labels: dict[str, tuple[str, ...]], dropout: float = 0.1):
+        super().__init__()
+        self.types = tuple(sorted(labels))
+        self.labels = [(t, v) for t in self.types for v in labels[t]]
+        self.range = {}  # type -> (first, last+1) index into ``labels``
+        for n, (t, _) in enumerate(self.labels):
+            lo, _hi = self.range.get(t, (n, n))
+            self.range[t] = (lo, n + 1)
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, len(self.labels)))
+
+    def index(self, etype: str, value: str) -> int:
+        return self.labels.index((etype, value))
+
+    def type_mask(self, label_index: torch.Tensor) -> torch.Tensor:
+        """[N, n_labels] True on the values of each label's own type."""
+        owner = torch.tensor([self.types.index(t) for t, _ in self.labels], device=label_index.device)
+        return owner.unsqueeze(0) == owner[label_index].unsqueeze(1)
+
+    def logits(self, h: torch.Tensor, b: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([h[b, i], h[b, j]], dim=-1))
+
+    def loss(self, h: torch.Tensor, spans: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the spans that carry a value (``values`` >= 0, aligned with ``spans`` rows)."""
+        labelled = values >= 0
+        if not labelled.any():
+            return h.sum() * 0.0
+        s, v = spans[labelled], values[labelled]
+        logits = self.logits(h, s[:, 0], s[:, 2], s[:, 3]).masked_fill(~self.type_mask(v), float("-inf"))
+        return F.cross_entropy(logits, v)
+
+    @torch.no_grad()
+    def predict(self, h: torch.Tensor, b: int, i: int, j: int, etype: str) -> str:
+        lo, hi = self.range[etype]
+        idx = torch.tensor([b], device=h.device), torch.tensor([i], device=h.device), torch.tensor([j], device=h.device)
+        return self.labels[lo + int(self.logits(h, *idx)[0, lo:hi].argmax())][1]

@@ -3,6 +3,8 @@ template per relation type (``{head}`` is replaced by the head entity's text), p
 
 from __future__ import annotations
 
+from clinprompt.data.corpora.sdoh import EVENT_ARGUMENTS
+
 QUESTIONS: dict[str, dict[str, str]] = {
     "n2c2_2018": {
         "Drug": "Which medications, drugs or drug classes are mentioned?",
@@ -47,6 +49,19 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "Type": "Which type?",
     },
 }
+# SDoH relations ask for one argument of one event, naming the trigger: "<Argument>-<Event>"
+_SDOH_ARGUMENTS = {
+    "StatusTime": "Is the {head} current, past, future or none?",
+    "StatusEmploy": "What is the employment status in {head}?",
+    "TypeLiving": "Who does the patient live with, per {head}?",
+    "Amount": "How much {head}?",
+    "Duration": "For how long {head}?",
+    "Frequency": "How often {head}?",
+    "History": "Since when or how long ago {head}?",
+    "Method": "By which method {head}?",
+    "Type": "Which type of {head}?",
+}
+QUESTIONS["sdoh"].update({f"{a}-{e}": _SDOH_ARGUMENTS[a] for e, args in EVENT_ARGUMENTS.items() for a in args})
 
 
 def question_for(dataset: str, label: str, head: str | None = None) -> str:
