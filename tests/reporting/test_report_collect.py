@@ -19,11 +19,16 @@ def test_every_run_is_found_with_its_status(tmp_path: Path) -> None:
     broken = write_run(sweep / "4_x_e")
     (broken / "results.json").write_text('{"run": {"status": ')
     (sweep / "0_strategy=no_prompt_a" / "wandb" / "offline-run-1").mkdir(parents=True)  # not a run
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    (sweep / "5_died_at_compose_f").mkdir()
+    (sweep / "5_died_at_compose_f" / "train.log").write_text("")  # no .hydra/, no results.json
+    (sweep / "report").mkdir()  # a report folder is not a run
 
     runs = {r.dir.name: r for r in collect([tmp_path / "multirun"])}
     assert {n: r.status for n, r in runs.items()} == {
         "0_strategy=no_prompt_a": "finished", "1_strategy=hard_prompt_b": "failed",
-        "2_strategy=soft_frozen_c": "running", "3_strategy=soft_unfrozen_d": "unfinished", "4_x_e": "unreadable"}
+        "2_strategy=soft_frozen_c": "running", "3_strategy=soft_unfrozen_d": "unfinished", "4_x_e": "unreadable",
+        "5_died_at_compose_f": "unfinished"}
     assert runs["1_strategy=hard_prompt_b"].error == "RuntimeError: boom"
     assert "results.json:1" in runs["4_x_e"].error
     assert runs["0_strategy=no_prompt_a"].metric("concepts/strict/micro/f1") == pytest.approx(0.8)

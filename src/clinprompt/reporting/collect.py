@@ -1,6 +1,7 @@
 """Find every run under one or more directories and load what it recorded.
 
-A run directory is any directory holding a ``results.json`` or a Hydra ``.hydra/`` folder. Runs that did not
+A run directory is any directory holding a ``results.json`` or a Hydra ``.hydra/`` folder, or a job folder with a
+``train.log`` next to a sweep's ``multirun.yaml`` (a job that died before Hydra saved its config). Runs that did not
 finish are kept with their status (failed, running, interrupted, unfinished, unreadable) so a report can list
 them instead of silently dropping them."""
 
@@ -85,6 +86,11 @@ def find_run_dirs(roots: list[Path]) -> list[Path]:
                 if marker == ".hydra" and not hit.is_dir():
                     continue
                 found.add(hit.parent.resolve())
+        # a sweep job that died before Hydra saved .hydra/ (e.g. a config error) leaves only its train.log
+        for sweep_file in root.rglob("multirun.yaml"):
+            for job in sweep_file.parent.iterdir():
+                if job.is_dir() and not job.name.startswith(".") and (job / "train.log").is_file():
+                    found.add(job.resolve())
     return sorted(found)
 
 
