@@ -41,11 +41,13 @@ class Prediction:
 class Predictor:
     """Runs a trained MRCModel over documents. All type queries of a window go in one batch and each
     document is tokenized once (the caller passes the cached TokenizedDocs). ``max_spans`` caps the spans
-    kept per (window, type): an untrained model otherwise predicts hundreds, each one a head to question."""
+    kept per (window, type) and ``max_tails`` the tails per (head, relation type): an untrained model
+    otherwise predicts hundreds of spans per window, each one a head to question."""
 
-    def __init__(self, model, builder: ExampleBuilder, pad_id: int, batch_size: int = 32, max_spans: int = 16):
+    def __init__(self, model, builder: ExampleBuilder, pad_id: int, batch_size: int = 32, max_spans: int = 16,
+                 max_tails: int = 4):
         self.model, self.builder, self.pad_id, self.batch_size = model, builder, pad_id, batch_size
-        self.max_spans = max_spans
+        self.max_spans, self.max_tails = max_spans, max_tails
 
     def _batches(self, examples: list[MRCExample]) -> Iterator[tuple[int, list[MRCExample]]]:
         for i in range(0, len(examples), self.batch_size):
@@ -63,15 +65,15 @@ class Predictor:
             batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
             heads = self.model.heads_for(batch["task"])
             h = self.model.encode(batch)
-            decoded = heads.decode(heads(h), batch["ctx_mask"], self.max_spans)
-            for (b, _, first, last), (e, t, s, x) in zip(decoded, _kept(chunk, decoded, tdocs), strict=True):
-                if e is None:
-                    continue
-                value = None
-                tail = schema.relation_heads[t][0] if batch["task"] == "relations" else None
-                if value_head is not None and tail in schema.value_labels:
-                    value = value_head.predict(h, b, first, last, tail)
-                spans.append((offset + e, t, s, x, value))
+            cap = self.max_tails if batch["task"] == "relations" else self.max_spans
+            decoded = heads.decode(heads(h), batch["ctx_mask"], cap)
+            kept = [(d, k) for d, k in zip(decoded, _kept(chunk, decoded, tdocs), strict=True) if k[0] is not None]
+            tails = [schema.relation_heads[k[1]][0] if batch["task"] == "relations" else None for _, k in kept]
+            labelled = [n for n, t in enumerate(tails) if value_head is not None and t in schema.value_labels]
+            values = dict(zip(labelled, value_head.predict(h, [(kept[n][0][0], kept[n][0][2], kept[n][0][3])
+                                                                for n in labelled], [tails[n] for n in labelled]),
+                              strict=True)) if labelled else {}
+            spans += [(offset + e, t, s, x, values.get(n)) for n, (_, (e, t, s, x)) in enumerate(kept)]
         return spans
 
     def predict(self, docs: Sequence[Document], tdocs: dict[str, TokenizedDoc], task: str = "concepts",

@@ -88,7 +88,7 @@ class MRCModule(L.LightningModule):
         dm = self.trainer.datamodule
         docs = [dm.eval_docs[split][i] for i in doc_indices.tolist()]
         predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                              self.hparams.heads.get("max_spans", 16))
+                              self.hparams.heads.get("max_spans", 16), self.hparams.heads.get("max_tails", 4))
         preds = predictor.predict(docs, dm.tdocs, self.hparams.task)
         self.scores[split].update(docs, [p.concepts for p in preds], [p.full for p in preds])
         if self.event_scores is not None:

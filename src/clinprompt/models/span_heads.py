@@ -144,7 +144,14 @@ class SpanValueHead(nn.Module):
         return F.cross_entropy(logits, v)
 
     @torch.no_grad()
-    def predict(self, h: torch.Tensor, b: int, i: int, j: int, etype: str) -> str:
-        lo, hi = self.range[etype]
-        idx = torch.tensor([b], device=h.device), torch.tensor([i], device=h.device), torch.tensor([j], device=h.device)
-        return self.labels[lo + int(self.logits(h, *idx)[0, lo:hi].argmax())][1]
+    def predict(self, h: torch.Tensor, spans: list[tuple[int, int, int]], types: list[str]) -> list[str]:
+        """The value of each (example, first, last) span among its type's values, in one batched pass."""
+        if not spans:
+            return []
+        b, i, j = torch.tensor(spans, dtype=torch.long, device=h.device).T
+        logits = self.logits(h, b, i, j)
+        out = []
+        for row, etype in zip(logits, types, strict=True):
+            lo, hi = self.range[etype]
+            out.append(self.labels[lo + int(row[lo:hi].argmax())][1])
+        return out
