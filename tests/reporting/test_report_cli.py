@@ -38,7 +38,7 @@ def sweep(tmp_path: Path) -> Path:
                       per_type={"Drug": [5, 1, 1], "Dose": [2, 2, 2]} if strategy == "no_prompt"
                       else {"Drug": [6, 0, 1], "Dose": [3, 1, 1]},
                       error_analysis={m: {"nested": {"recall": 0.25 * seed, "matched": seed, "total": 4},
-                                          "overlapping": {"recall": 0.5, "matched": 1, "total": 2},
+                                          "overlapping": {"recall": 0.0, "matched": 0, "total": 0},
                                           "flat": {"recall": 0.9, "matched": 9, "total": 10}}
                                       for m in ("strict", "lenient")})
             n += 1
@@ -86,6 +86,7 @@ def test_error_analysis_and_per_type_deltas(sweep: Path) -> None:
     err = {r["strategy"]: r for r in _rows(sweep / "report" / "error_analysis.csv")}
     assert float(err["soft_frozen"]["nested recall strict mean"]) == pytest.approx((0.25 + 0.5) / 2)
     assert float(err["soft_frozen"]["gold nested"]) == 4
+    assert err["soft_frozen"]["overlapping recall strict mean"] == ""  # no overlapping gold entity: no recall
     deltas = {r["type"]: r for r in _rows(sweep / "report" / "per_type_deltas.csv")}
     assert float(deltas["Drug"]["no_prompt F1"]) == pytest.approx(f1(5, 1, 1))
     assert float(deltas["Dose"]["Δ soft_frozen"]) == pytest.approx(f1(3, 1, 1) - f1(2, 2, 2))

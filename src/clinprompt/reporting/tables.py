@@ -203,7 +203,9 @@ def error_analysis_table(runs: Sequence[Run], keys: Sequence[str], split: str = 
         row: dict[str, Any] = dict(zip(keys, values, strict=True))
         for mode in ("strict", "lenient"):
             for cls in OVERLAP_CLASSES:
-                m, s, _ = mean_std(r.metric(f"error_analysis/{mode}/{cls}/recall", split) for r in group)
+                # a class with no gold entity has no recall (the scorer writes 0.0 for it)
+                m, s, _ = mean_std(r.metric(f"error_analysis/{mode}/{cls}/recall", split) for r in group
+                                   if r.metric(f"error_analysis/{mode}/{cls}/total", split))
                 row[f"{cls} recall {mode} mean"], row[f"{cls} recall {mode} std"] = m, s
         for cls in OVERLAP_CLASSES:
             row[f"gold {cls}"] = group[0].metric(f"error_analysis/strict/{cls}/total", split)
