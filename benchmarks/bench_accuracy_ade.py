@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import REPO, parser, table, write_result
+from common import REPO, parse, parser, table, write_result
 
 STRATEGIES = ("no_prompt", "hard_prompt", "soft_unfrozen", "soft_frozen")
 UNFROZEN = ("no_prompt", "hard_prompt", "soft_unfrozen")
@@ -124,7 +124,7 @@ def main() -> None:
     p.add_argument("--timeout-min", type=float, default=180.0, help="per seed")
     p.add_argument("--work-dir", type=Path, default=REPO / "outputs" / "benchmarks" / "accuracy_ade",
                    help="run directories (checkpoints, predictions); not committed")
-    args = p.parse_args()
+    args = parse(p)
     if args.smoke:
         args.model, args.train_docs, args.epochs, args.seeds, args.dev_docs = "tiny_bert", 4, 1, args.seeds[:1], 0
         if args.strategies == list(STRATEGIES):  # one unfrozen and the frozen strategy: the gap is computed
