@@ -84,6 +84,25 @@ def test_paper_study_composes_at_every_point_of_its_sweep(study: str) -> None:
             _check_point(study, {key: value})
 
 
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_values_win_over_the_root_defaults(study: str) -> None:
+    """A study's own top-level settings (task, prompt_len, shots, batch_size ...) reach the composed config."""
+    if reason := _needs(study):
+        pytest.skip(reason)
+    own = OmegaConf.load(CONF / "experiment" / f"{study}.yaml")
+    cfg = _compose([f"experiment={study}"])
+    checked = 0
+    for key in ("task", "prompt_len", "shots", "batch_size", "seed"):
+        if key in own:
+            assert cfg[key] == own[key], f"{study}: {key}={cfg[key]}, the study sets {own[key]}"
+            checked += 1
+    for key, value in OmegaConf.to_container(own).get("dataset", {}).items():
+        if not isinstance(value, dict):
+            assert cfg.dataset[key] == value, f"{study}: dataset.{key}"
+            checked += 1
+    assert checked or "strategy" in _sweep(cfg)
+
+
 @pytest.mark.parametrize("study", CPU)
 def test_cpu_study_runs_minilm_on_a_local_corpus(study: str) -> None:
     cfg = _compose([f"experiment={study}"])
