@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clinprompt.data.document import Attribute, Document, Entity, Relation
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.mrc import ExampleBuilder, Schema, predicted_head_examples, swap_in
 from clinprompt.data.windows import tokenize_document
 from clinprompt.prompts.questions import question_for
 
@@ -130,3 +130,22 @@ def test_labelled_values_follow_their_tails(tokenizer):
     assert labelled == {0: schema.value_pairs.index(("StatusTime", "past")), 1: -1}
     drinks = next(ex for ex in examples if ex.head_id == "T4")
     assert drinks.values == (schema.value_pairs.index(("StatusTime", "current")),) == (1,)
+
+
+def test_predicted_heads_get_the_overlapped_gold_heads_tails_and_swap_in_one_for_one(tokenizer, doc):
+    tdoc = tokenize_document(doc, tokenizer)
+    builder = build(tokenizer, "none")
+    predicted = [Entity("P1", "Drug", (span(TEXT, "aspirin"),)),  # exactly gold: nothing new to learn
+                 Entity("P2", "Drug", (span(TEXT, "Start aspirin"),)),  # boundary error on aspirin
+                 Entity("P3", "Drug", (span(TEXT, "Then"),))]  # not a drug at all
+    extra = predicted_head_examples(builder, tdoc, doc, predicted)
+    assert [ex.head_id for ex in extra] == ["T1", "predicted-2"]
+    assert [tails(tdoc, extra[0], c) for c in range(4)] == [["81 mg"], [], ["chest pain"], []]
+    assert extra[1].spans == ()  # a spurious head is asked and should find nothing
+    gold = builder.relation_examples(tdoc, doc, doc.entities_of("Drug"))
+    assert sum(1 for e in gold if not e.spans) == 0  # no_prompt: every head has some tail here
+    negatives = build(tokenizer, "hard").relation_examples(tdoc, doc, doc.entities_of("Drug"))
+    swapped, n = swap_in(negatives, extra, seed=0)
+    assert n == 2 and len(swapped) == len(negatives)
+    assert sum(1 for e in swapped if not e.spans) == sum(1 for e in negatives if not e.spans) - 2 + 1
+    assert all(e in swapped for e in negatives if e.spans) and all(e in swapped for e in extra)

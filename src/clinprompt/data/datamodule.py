@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
 from clinprompt.data.collate import collate
-from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema
+from clinprompt.data.document import Entity
+from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema, predicted_head_examples, swap_in
 from clinprompt.data.sampling import few_shot, kfold
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
 from clinprompt.models.backbone import load_config, load_tokenizer, position_limit
@@ -84,6 +85,7 @@ class MRCDataModule(L.LightningDataModule):
         self.task, self.prompt_len, self.shots, self.seed, self.fold = task, prompt_len, shots, seed, fold
         self.batch_size, self.eval_docs_per_step = batch_size, eval_docs_per_step
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.train_with_predicted_heads = train_with_predicted_heads and task != "concepts"
         self.stats: dict[str, Any] = {}
         self._ready = False
 
@@ -154,6 +156,16 @@ class MRCDataModule(L.LightningDataModule):
             return examples
         rng = random.Random(self.seed)
         return [e for e in examples if e.spans or rng.random() < ratio]
+
+    def use_predicted_heads(self, predicted: dict[str, list[Entity]]) -> int:
+        """Relation examples for the concept stage's non-gold heads swapped in for span-less gold-head ones
+        (see :func:`~clinprompt.data.mrc.swap_in`); used when the train dataloader is next built."""
+        if not hasattr(self, "_gold_train_examples"):
+            self._gold_train_examples = self.train_examples
+        extra = [ex for d in self.train_docs
+                 for ex in predicted_head_examples(self.builder, self.tdocs[d.doc_id], d, predicted.get(d.doc_id, []))]
+        self.train_examples, n = swap_in(self._gold_train_examples, extra, self.seed)
+        return n
 
     def _train_examples(self, docs) -> list[MRCExample]:
         out: list[MRCExample] = []

@@ -10,6 +10,7 @@ Relations add a marked head entity (token positions the model adds a learned mar
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass, field
 
 from clinprompt.data.document import Document, Entity
@@ -198,3 +199,31 @@ class ExampleBuilder:
             if ent is not None and a.name == f"{ent.type}Val" and (ent.type, a.value) in pairs:
                 out[a.target] = pairs[(ent.type, a.value)]
         return out
+
+
+def predicted_head_examples(builder: ExampleBuilder, tdoc: TokenizedDoc, doc: Document,
+                            predicted: list[Entity]) -> list[MRCExample]:
+    """Relation examples (training) for heads the concept stage predicted that are not gold heads: one that
+    overlaps a gold head of its type gets that head's gold tails (a boundary error should still find
+    them); one that overlaps none gets no tails (a spurious head should find nothing)."""
+    gold = [e for e in doc.entities.values() if e.type in builder.schema.head_types]
+    heads = []
+    for n, p in enumerate(predicted):
+        same = [g for g in gold if g.type == p.type]
+        if any(g.span == p.span for g in same):
+            continue  # already a gold-head example
+        shared = {g.id: min(g.end, p.end) - max(g.start, p.start) for g in same}
+        best = max(shared, key=lambda k: (shared[k], k), default=None)
+        head_id = best if best is not None and shared[best] > 0 else f"predicted-{n}"
+        heads.append(Entity(head_id, p.type, p.fragments, p.text))
+    return builder.relation_examples(tdoc, doc, heads)
+
+
+def swap_in(examples: list[MRCExample], extra: list[MRCExample], seed: int) -> tuple[list[MRCExample], int]:
+    """Replace span-less relation examples by ``extra`` ones, one for one (seeded), so the number of
+    training examples, and the learning-rate schedule planned from it, stays the same."""
+    rng = random.Random(seed)
+    negatives = [i for i, e in enumerate(examples) if e.task == "relations" and not e.spans]
+    n = min(len(extra), len(negatives))
+    drop = set(rng.sample(negatives, n))
+    return [e for i, e in enumerate(examples) if i not in drop] + rng.sample(extra, n), n

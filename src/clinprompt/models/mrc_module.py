@@ -83,6 +83,25 @@ class MRCModule(L.LightningModule):
         if self.freeze_backbone:  # a frozen backbone gets no dropout noise it cannot adapt to
             self.net.backbone.eval()
 
+    # ---- optional: relation training on predicted heads too (dataset flag train_with_predicted_heads) --------
+    def on_fit_start(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if getattr(dm, "train_with_predicted_heads", False):
+            self.trainer.reload_dataloaders_every_n_epochs = 1  # the next epoch sees this epoch's heads
+
+    def on_train_epoch_end(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if not getattr(dm, "train_with_predicted_heads", False):
+            return
+        self.net.eval()
+        predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
+                              self.hparams.heads.get("max_spans", 16))
+        preds = predictor.predict(dm.train_docs, dm.tdocs, "concepts")
+        self.net.train()
+        heads = {p.concepts.doc_id: [e for e in p.concepts.entities.values() if e.type in self.schema.head_types]
+                 for p in preds}
+        self.log("train/predicted_head_examples", float(dm.use_predicted_heads(heads)))
+
     # ---- evaluation: each step predicts whole documents, so windows never split across processes -----
     def _eval_step(self, doc_indices: torch.Tensor, split: str) -> None:
         dm = self.trainer.datamodule
