@@ -25,6 +25,7 @@ from clinprompt.reporting.tables import (
     delta_cells,
     error_analysis_table,
     error_cells,
+    fmt,
     markdown,
     per_type_deltas,
     row_keys,
@@ -162,12 +163,15 @@ def _runs_csv(runs: list[Run], path: Path) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
+def _num(v) -> float | None:
+    return None if v is None or v != v else float(v)  # NaN != NaN
+
+
 def _select(runs: list[Run], metric: str) -> int:
     sel = select_best(runs, metric)
     keys = [c for c in sel.candidates.columns if c not in ("cv mean", "cv std", "folds", "n")]
     print(markdown(sel.candidates, keys, [
-        ("CV mean ± std", lambda r: f"{r['cv mean']:.4f}" + ("" if r["cv std"] != r["cv std"] or r["cv std"] is None
-                                                             else f" ± {r['cv std']:.4f}")),
+        ("CV mean ± std", lambda r: fmt(_num(r["cv mean"]), _num(r["cv std"]), digits=4)),
         ("folds", lambda r: str(int(r["folds"]))), ("n", lambda r: str(int(r["n"])))]))
     setting = ", ".join(f"{k}={show(k, v)}" for k, v in sel.setting.items())
     print(f"best by {sel.n_runs}-run CV ({metric}): {setting}  score {sel.score:.4f}", file=sys.stderr)
