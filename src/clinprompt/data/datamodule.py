@@ -25,6 +25,7 @@ from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema, predicted_he
 from clinprompt.data.sampling import few_shot, kfold
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
 from clinprompt.models.backbone import load_config, load_tokenizer, position_limit
+from clinprompt.training.preemption import ResumableDataLoader
 
 log = logging.getLogger(__name__)
 QUERY_OF_TASK = {"concepts": ("concepts",), "relations": ("relations",), "end_to_end": ("concepts", "relations")}
@@ -52,6 +53,11 @@ class TaskBatchSampler(Sampler[list[int]]):
         # equal batch counts on every rank (DDP steps in lockstep): drop the remainder
         n = len(batches) // self.world * self.world if self.world > 1 else len(batches)
         return batches[:n][self.rank::self.world]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set by PreemptionCheckpoint at train start (Lightning only tells plain samplers): a run resumed
+        in epoch e shuffles as epoch e did."""
+        self.epoch = epoch
 
     def __iter__(self):
         batches = self._batches()
@@ -186,8 +192,9 @@ class MRCDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
         sampler = TaskBatchSampler([e.task for e in self.train_examples], self.batch_size, self.seed, rank, world)
-        return DataLoader(ExampleDataset(self.train_examples), batch_sampler=sampler,
-                          collate_fn=lambda b: collate(b, self.pad_id))
+        # resumable: a run preempted mid-epoch restarts after the batches it already trained on
+        return ResumableDataLoader(ExampleDataset(self.train_examples), batch_sampler=sampler,
+                                   collate_fn=lambda b: collate(b, self.pad_id))
 
     def _doc_loader(self, split: str) -> DataLoader:
         rank, world = self._rank_world()

@@ -135,7 +135,8 @@ class MRCModule(L.LightningModule):
             for mode in ("strict", "lenient"):
                 for k in ("precision", "recall", "f1"):
                     self.log(f"{split}/{kind}/{mode}/micro/{k}", float(res[kind][mode]["micro"][k]), sync_dist=False)
-        pairs = self._predictions[split]
+        # every rank predicted its own share of documents: per-document counts and predictions need all
+        pairs = self._predictions[split] = _all_ranks(self._predictions[split])
         golds, concept_preds = [g for g, _ in pairs], [p.concepts for _, p in pairs]
         res["error_analysis"] = {m: entity_recall_by_overlap_class(golds, concept_preds, m)
                                  for m in ("strict", "lenient")}
@@ -213,6 +214,15 @@ class MRCModule(L.LightningModule):
             own = self.state_dict()
             checkpoint["state_dict"] = {**{k: v for k, v in own.items() if k.startswith("net.backbone.")},
                                         **checkpoint["state_dict"]}
+
+
+def _all_ranks(items: list) -> list:
+    """The concatenation of ``items`` over all processes (itself when not distributed)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return items
+    parts: list = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(parts, items)
+    return [x for part in parts for x in part]
 
 
 def _doc_counts(concepts: dict, relations: dict | None) -> dict:

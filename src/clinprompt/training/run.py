@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from clinprompt.training.accounting import count_parameters, optimizer_state_bytes
+from clinprompt.training.preemption import Preempted
 from clinprompt.training.results import RunRecord, grid_of
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def train(cfg: DictConfig) -> float | None:
         return _train(cfg, run_dir, record)
     except BaseException as err:
         record.fail(f"{type(err).__name__}: {err}", traceback.format_exc())
+        if isinstance(err, Preempted):  # checkpointed on a signal: the same command resumes it
+            record.status = "interrupted"
+            record.write()
         raise
     finally:
         _finish_loggers()
