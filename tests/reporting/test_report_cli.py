@@ -145,3 +145,20 @@ def test_compare_two_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert f"{f1(17, 1, 2) - f1(11, 5, 8):+.4f}" in line
     c = write_run(tmp_path / "c", per_doc={"d9": [1, 0, 0]})
     assert main(["--compare", str(a), str(c)]) == 2
+
+
+def test_prompt_free_baseline_is_matched_across_prompt_lengths(tmp_path: Path) -> None:
+    """A prompt-length sweep of soft_frozen vs one no_prompt run: every prompt length gets its Δ to no_prompt."""
+    root = tmp_path / "pl"
+    docs = {"d1": [4, 2, 2], "d2": [3, 1, 1]}
+    write_run(root / "np", strategy="no_prompt", prompt_len=16, per_doc=docs)
+    for pl, extra in ((4, 0), (64, 1)):
+        write_run(root / f"sf{pl}", strategy="soft_frozen", prompt_len=pl,
+                  per_doc={"d1": [4 + extra, 2, 2 - extra], "d2": [3, 1, 1]})
+    out = tmp_path / "rep"
+    assert main([str(root), "--out", str(out), "--n-resamples", "99"]) == 0
+    rows = {(r["strategy"], r["prompt_len"]): r for r in _rows(out / "summary.csv")}
+    col = "Δ concept strict F1 vs no_prompt"
+    assert float(rows[("soft_frozen", "4")][col]) == pytest.approx(0.0)
+    assert float(rows[("soft_frozen", "64")][col]) == pytest.approx(f1(8, 3, 2) - f1(7, 3, 3))
+    assert (out / "f1_vs_prompt_len.png").exists()
