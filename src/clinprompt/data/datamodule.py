@@ -55,7 +55,7 @@ class TaskBatchSampler(Sampler[list[int]]):
         return batches[:n][self.rank::self.world]
 
     def set_epoch(self, epoch: int) -> None:
-        """Set by PreemptionCheckpoint at train start (Lightning only tells plain samplers): a run resumed
+        """Set by PreemptionCheckpoint each epoch (Lightning only tells plain samplers): a run resumed
         in epoch e shuffles as epoch e did."""
         self.epoch = epoch
 

@@ -75,6 +75,14 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _set_epoch(loader: Any, epoch: int) -> None:
+    """Lightning calls set_epoch on samplers only, not on batch samplers: a resumed (or reloaded) loader
+    must shuffle as its epoch, not as epoch 0. Iteration is lazy, so this lands before the first batch."""
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    if callable(getattr(batch_sampler, "set_epoch", None)):
+        batch_sampler.set_epoch(epoch)
+
+
 def batches_done_this_epoch(trainer: L.Trainer) -> int:
     """Training batches of the current epoch a restored checkpoint already covers (0 unless it was
     saved mid-epoch), by Lightning's own loop counters."""
@@ -104,11 +112,7 @@ class PreemptionCheckpoint(L.Callback):
         for s in self.signals:
             self._previous[s] = signal.signal(s, self._note)
         loader = trainer.train_dataloader
-        batch_sampler = getattr(loader, "batch_sampler", None)
-        if callable(getattr(batch_sampler, "set_epoch", None)):
-            # Lightning only calls set_epoch on samplers, not batch samplers: a resumed process must
-            # shuffle as the epoch it resumes did, not as epoch 0
-            batch_sampler.set_epoch(trainer.current_epoch)
+        _set_epoch(loader, trainer.current_epoch)
         done = batches_done_this_epoch(trainer)
         if done:
             if isinstance(loader, ResumableDataLoader):
@@ -118,6 +122,9 @@ class PreemptionCheckpoint(L.Callback):
                 log.warning("resuming mid-epoch with a DataLoader that cannot skip batches: the epoch restarts")
             # Lightning skips on_train_epoch_start when it resumes mid-epoch; the module sets its modes there
             pl_module.on_train_epoch_start()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _set_epoch(trainer.train_dataloader, trainer.current_epoch)  # also after a dataloader reload
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._uninstall()
