@@ -126,7 +126,8 @@ class QAModule(L.LightningModule):
         if self.trainer.state.fn == TrainerFn.FITTING:
             loss_sum, n = self._train_loss
             self.eval_results["dev_curve"].append({
-                "epoch": int(self.current_epoch), "accuracy": res["accuracy"], "macro_f1": res["macro_f1"],
+                "epoch": int(self.current_epoch), "step": int(self.global_step), "accuracy": res["accuracy"],
+                "macro_f1": res["macro_f1"],
                 "train_loss": loss_sum / n if n else None})
 
     def on_test_epoch_end(self) -> None:

@@ -210,7 +210,8 @@ def plot_all(runs: Sequence[QARun], table: pd.DataFrame, out: Path) -> list[Path
         m = np.array(conf["matrix"])
         ax.imshow(m, cmap="Blues")
         for (i, j), v in np.ndenumerate(m):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=9)
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
+                    color="white" if v > m.max() / 2 else "black")
         ax.set_xticks(range(len(conf["cols"])), conf["cols"], fontsize=8)
         ax.set_yticks(range(len(conf["rows"])), conf["rows"], fontsize=8)
         ax.set_xlabel("predicted")
