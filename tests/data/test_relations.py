@@ -149,3 +149,13 @@ def test_predicted_heads_get_the_overlapped_gold_heads_tails_and_swap_in_one_for
     assert n == 2 and len(swapped) == len(negatives)
     assert sum(1 for e in swapped if not e.spans) == sum(1 for e in negatives if not e.spans) - 2 + 1
     assert all(e in swapped for e in negatives if e.spans) and all(e in swapped for e in extra)
+
+
+def test_schema_survives_its_saved_form():
+    import json
+
+    schema = Schema("sdoh", ("Alcohol",), ("StatusTime-Alcohol",), {"StatusTime-Alcohol": ("StatusTime", "Alcohol")},
+                    {"StatusTime": ("none", "current")}, events=True)
+    saved = json.loads(json.dumps(schema.__dict__))  # what a checkpoint's hyper-parameters hold
+    assert Schema.from_dict(saved) == schema
+    assert Schema.from_dict({"dataset": "ade", "entity_types": ["Drug"]}) == Schema("ade", ("Drug",))

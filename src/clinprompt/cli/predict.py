@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from clinprompt.data.brat import read_dir, write_document
+from clinprompt.data.corpora.sdoh import as_event_document
 from clinprompt.data.mrc import ExampleBuilder, Schema
 from clinprompt.data.sentences import split_sentences
 from clinprompt.data.windows import tokenize_document
@@ -48,8 +49,7 @@ def attach(backbone, fingerprint: dict, ckpt: dict, path: Path) -> tuple[MRCMode
                          f"not the loaded {fingerprint}")
     hp = ckpt["hyper_parameters"]
     s = hp["schema"]
-    schema = Schema(s["dataset"], tuple(s["entity_types"]), tuple(s.get("relation_types", ())),
-                    {k: tuple(v) for k, v in s.get("relation_heads", {}).items()})
+    schema = Schema.from_dict(s)
     heads = hp.get("heads", {})
     model = MRCModel(backbone, schema, "soft", hp["prompt_len"], hp["strategy"].get("prompt"),
                      heads.get("max_span_width", 16), 0.0)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out / path.parent.parent.name if path.parent.name == "checkpoints" else args.out / path.stem
         out.mkdir(parents=True, exist_ok=True)
         for p in preds:
-            write_document(p.full, out, write_text=False)
+            write_document(as_event_document(p.full) if model.schema.events else p.full, out, write_text=False)
         n_ent = sum(len(p.full.entities) for p in preds)
         log.info("%s: %d documents, %d entities -> %s", path, len(preds), n_ent, out)
     return 0

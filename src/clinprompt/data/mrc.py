@@ -36,6 +36,13 @@ class Schema:
         """Every (tail type, value), the index space of the value head."""
         return tuple((t, v) for t in sorted(self.value_labels) for v in self.value_labels[t])
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Schema:
+        """From its saved form (checkpoint hyper-parameters: lists instead of tuples)."""
+        return cls(d["dataset"], tuple(d["entity_types"]), tuple(d.get("relation_types", ())),
+                   {k: tuple(v) for k, v in d.get("relation_heads", {}).items()},
+                   {k: tuple(v) for k, v in d.get("value_labels", {}).items()}, bool(d.get("events", False)))
+
     @property
     def head_types(self) -> tuple[str, ...]:
         return tuple(sorted({self.relation_heads[r][1] for r in self.relation_types}))

@@ -40,11 +40,7 @@ class MRCModule(L.LightningModule):
                                    "scheduler": _plain(scheduler), "heads": _plain(heads or {}),
                                    "eval_batch_size": eval_batch_size})
         hp = self.hparams
-        self.schema = Schema(schema_d["dataset"], tuple(schema_d["entity_types"]),
-                             tuple(schema_d.get("relation_types", ())),
-                             {k: tuple(v) for k, v in schema_d.get("relation_heads", {}).items()},
-                             {k: tuple(v) for k, v in schema_d.get("value_labels", {}).items()},
-                             bool(schema_d.get("events", False)))
+        self.schema = Schema.from_dict(schema_d)
         self.query = hp.strategy["query"]
         backbone = load_backbone(hp.model, gradient_checkpointing=hp.model.get("gradient_checkpointing", False))
         heads = hp.heads
