@@ -89,3 +89,23 @@ def test_sweep_continues_past_a_failing_job_and_records_it(tmp_path):
               for p in sweep.glob("*/results.json")}
     assert by_len[0]["run"]["status"] == "failed" and "prompt_len" in by_len[0]["run"]["error"]
     assert by_len[2]["run"]["status"] == "finished" and by_len[2]["metrics"]["test"]
+
+
+def test_resumable_loader_skips_lazily_and_sets_the_batch_sampler_epoch():
+    from clinprompt.data.datamodule import TaskBatchSampler
+    from clinprompt.training.preemption import ResumableDataLoader, _set_epoch
+
+    plain = ResumableDataLoader(list(range(10)), batch_size=3)
+    it = iter(plain)  # Lightning creates the iterator before callbacks run: the skip must still apply
+    plain.skip_batches(2)
+    assert [b.tolist() for b in it] == [[6, 7, 8], [9]]
+    assert [b.tolist() for b in plain] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]  # one-shot
+
+    tasks = ["concepts"] * 12
+    reference = TaskBatchSampler(tasks, 4, seed=1)
+    reference.set_epoch(2)
+    epoch2 = [list(b) for b in reference]
+    loader = ResumableDataLoader(list(range(12)), batch_sampler=TaskBatchSampler(tasks, 4, seed=1))
+    it = iter(loader)
+    _set_epoch(loader, 2)
+    assert [b.tolist() for b in it] == epoch2 != [list(b) for b in TaskBatchSampler(tasks, 4, seed=1)]
