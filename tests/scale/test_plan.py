@@ -123,3 +123,26 @@ def test_cli_prints_plan_and_exit_code(capsys):
     assert main(["model=tiny_bert", "strategy=soft_frozen"]) == 0
     assert main(["model=does_not_exist"]) == 2
     assert "model/does_not_exist" in capsys.readouterr().err
+
+
+def test_activation_formula_against_autograd_saved_tensors():
+    """The per-layer formula vs what autograd actually saves for backward (eager attention, fp32, dropout)."""
+    from transformers import AutoModel, BertConfig
+
+    from clinprompt.scale.plan import Sequence, activation_bytes
+
+    cfg = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
+                     vocab_size=1000, attn_implementation="eager")
+    model = AutoModel.from_config(cfg, add_pooling_layer=False).train()
+    saved: dict[tuple, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[(t.data_ptr(), tuple(t.shape), t.dtype)] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(input_ids=torch.randint(0, 1000, (4, 96)))
+    weights = {p.data_ptr() for p in model.parameters()}
+    measured = sum(v for (ptr, _, _), v in saved.items() if ptr not in weights)
+    estimate = activation_bytes(cfg, Sequence(batch=4, tokens=96, prompt=0), elem=4, fused_attention=False)
+    assert 0.7 < estimate / measured < 1.3
