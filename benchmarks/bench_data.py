@@ -6,7 +6,9 @@ Run time here (2 shared CPU cores): about 2-4 minutes. `--smoke`: synthetic only
 
 Each measurement is MRCDataModule.setup("fit") in a fresh Python process (nothing warm in memory) with
 the configuration train.py composes (model minilm, hard_prompt, task end_to_end); "first" starts from
-an empty cache folder, "second" re-uses what the first wrote. Target (issue 8): second <= 10% of first.
+an empty cache folder, "second" re-uses what the first wrote (clinprompt.data.setup_cache: documents,
+tokens and examples keyed by dataset + loader files + tokenizer + windowing + query + task + sampling).
+Target (issue 8): second <= 10% of first. Wall and CPU (process) time are both recorded.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ def child(dataset: str, cache: str, model: str, smoke: bool) -> dict:
         ov += ["dataset.loader.n_train=4", "dataset.loader.n_dev=2", "dataset.loader.n_test=2"]
     cfg = compose(ov, cache_dir=Path(cache))
     dm = instantiate(cfg.module.datamodule, _recursive_=False)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     dm.setup("fit")
-    return {"setup_s": time.perf_counter() - t0, **{k: v for k, v in dm.stats.items() if k != "setup_s"}}
+    return {"setup_s": time.perf_counter() - t0, "setup_cpu_s": time.process_time() - c0,
+            "setup_cached": bool(dm.stats.get("setup_cached", False)),
+            **{k: v for k, v in dm.stats.items() if k not in ("setup_s", "setup_cached")}}
 
 
 def measure(args, dataset: str, cache: Path) -> dict:
@@ -73,19 +77,27 @@ def main() -> None:
                     rows.append({"dataset": dataset, "repeat": r, "run": run, **res})
     summary = {}
     for dataset in args.datasets:
-        first = statistics.median(x["setup_s"] for x in rows if x["dataset"] == dataset and x["run"] == "first")
-        second = statistics.median(x["setup_s"] for x in rows if x["dataset"] == dataset and x["run"] == "second")
-        summary[dataset] = {"first_s": first, "second_s": second, "second_over_first": second / first,
-                            "target": 0.10, "meets_target": second / first <= 0.10}
-    table(rows, ["dataset", "repeat", "run", "setup_s", "tokens_cached", "train_docs", "train_examples"],
+        entry: dict = {"target": 0.10}
+        for clock in ("setup_s", "setup_cpu_s"):
+            first, second = (statistics.median(x[clock] for x in rows if x["dataset"] == dataset and x["run"] == run)
+                             for run in ("first", "second"))
+            name = "wall" if clock == "setup_s" else "cpu"
+            entry.update({f"first_{name}_s": first, f"second_{name}_s": second,
+                          f"second_over_first_{name}": second / first})
+        entry["meets_target_cpu"] = entry["second_over_first_cpu"] <= 0.10
+        entry["meets_target_wall"] = entry["second_over_first_wall"] <= 0.10
+        summary[dataset] = entry
+    table(rows, ["dataset", "repeat", "run", "setup_s", "setup_cpu_s", "setup_cached", "train_docs", "train_examples"],
           f"MRCDataModule.setup, fresh process each ({args.model}, hard_prompt, end_to_end)")
     for d, s in summary.items():
-        print(f"{d}: second run {s['second_s']:.3f} s = {100 * s['second_over_first']:.1f}% of first "
-              f"{s['first_s']:.3f} s (target <= 10%)")
+        print(f"{d}: second run = {100 * s['second_over_first_wall']:.1f}% of the first in wall time, "
+              f"{100 * s['second_over_first_cpu']:.1f}% in CPU time (target <= 10%)")
     config = {"model": args.model, "strategy": "hard_prompt", "task": "end_to_end", "datasets": args.datasets,
               "repeats": args.repeats}
     write_result("data", args, config, rows, summary, started,
-                 notes=["set-up = corpus load + tokenization + MRC examples inside MRCDataModule.setup"])
+                 notes=["set-up = corpus load + tokenization + MRC examples inside MRCDataModule.setup",
+                        "cpu = time.process_time of the measured process: robust to other processes' load, "
+                        "which inflates wall times on a shared machine"])
 
 
 if __name__ == "__main__":

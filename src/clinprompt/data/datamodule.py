@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
+from clinprompt.data import setup_cache
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Entity
 from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema, predicted_head_examples, swap_in
@@ -100,6 +101,8 @@ class MRCDataModule(L.LightningDataModule):
         if self._ready:
             return
         t0 = time.perf_counter()
+        if self._restore(t0):
+            return
         ds = self.dataset_cfg
         corpus = instantiate(ds["loader"])
         train = corpus.splits["train"]
@@ -115,14 +118,7 @@ class MRCDataModule(L.LightningDataModule):
                              {r: tuple(corpus.relation_heads[r]) for r in rels},
                              dict(getattr(corpus, "value_labels", {})) if rels else {},
                              bool(getattr(corpus, "events", False)))
-        self.tokenizer = load_tokenizer(self.model_cfg)
-        self.pad_id = self.tokenizer.pad_token_id or 0
-        win = ds.get("window", {})
-        self.builder = ExampleBuilder(
-            self.tokenizer, self.schema, self.strategy_cfg["query"], int(win.get("size", 256)),
-            int(win.get("stride", 192)), int(ds.get("max_span_width", 16)),
-            position_limit(load_config(self.model_cfg)), self.prompt_len,
-            int(ds.get("context_sentences", 1)), bool(win.get("shrink", True)))
+        self._load_builder()
         all_docs = train + self.eval_docs["dev"] + self.eval_docs["test"]
         self.tdocs, cached = self._tokenized(all_docs)
         self.train_examples = self._keep_negatives(self._train_examples(train), float(ds.get("negatives", 1.0)))
@@ -132,6 +128,42 @@ class MRCDataModule(L.LightningDataModule):
                       "setup_s": round(time.perf_counter() - t0, 3)}
         log.info("data: %s", self.stats)
         self._ready = True
+        self._store()
+
+    def _load_builder(self) -> None:
+        ds = self.dataset_cfg
+        self.tokenizer = load_tokenizer(self.model_cfg)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        win = ds.get("window", {})
+        self.builder = ExampleBuilder(
+            self.tokenizer, self.schema, self.strategy_cfg["query"], int(win.get("size", 256)),
+            int(win.get("stride", 192)), int(ds.get("max_span_width", 16)),
+            position_limit(load_config(self.model_cfg)), self.prompt_len,
+            int(ds.get("context_sentences", 1)), bool(win.get("shrink", True)))
+
+    # ---- whole set-up cache (clinprompt.data.setup_cache): a second run skips parsing, tokenizing, examples ----
+    def _setup_path(self) -> Path:
+        inputs = {"dataset": _plain(self.dataset_cfg), "model": self.model_cfg, "query": self.strategy_cfg["query"],
+                  "task": self.task, "prompt_len": self.prompt_len, "shots": self.shots, "seed": self.seed,
+                  "fold": self.fold}
+        return setup_cache.cache_path(self.cache_dir, setup_cache.setup_key(inputs, inputs["dataset"]["loader"]))
+
+    def _restore(self, t0: float) -> bool:
+        state = setup_cache.load(self._setup_path()) if self.cache_dir else None
+        if state is None:
+            return False
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._load_builder()
+        self.stats = {**self.stats, "setup_cached": True, "setup_s": round(time.perf_counter() - t0, 3)}
+        log.info("data (cached set-up): %s", self.stats)
+        self._ready = True
+        return True
+
+    def _store(self) -> None:
+        # keyed after loading: a loader that writes its corpus on first use (synthetic) is found next run
+        if self.cache_dir is not None:
+            setup_cache.save(self._setup_path(), {k: getattr(self, k) for k in setup_cache.FIELDS})
 
     def _cache_key(self, docs) -> str:
         h = hashlib.sha256()
