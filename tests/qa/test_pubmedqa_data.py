@@ -10,6 +10,7 @@ import pytest
 from clinprompt.data.pubmedqa import (
     PubMedQAFormatError,
     QAExample,
+    balanced_class_weights,
     load_pubmedqa,
     make_splits,
     render_input,
@@ -49,6 +50,7 @@ def test_stratified_split_sizes_and_proportions(pqal):
     # per label: yes 552 -> dev/test round(55.2)=55, no 338 -> round(33.8)=34; the rest trains
     assert _labels(s["test"]) == _labels(s["dev"]) == {"yes": 55, "no": 34, "maybe": 0}
     assert _labels(s["train"]) == {"yes": 442, "no": 270, "maybe": 0}
+    assert balanced_class_weights(s["train"], ("yes", "no")) == pytest.approx([712 / 884, 712 / 540])
     ids = [{e.pmid for e in s[k]} for k in ("train", "dev", "test")]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     again = make_splits(examples, test_key, "yes_no", "stratified", seed=3)

@@ -25,7 +25,8 @@ def test_sweep_both_paths_and_report(tmp_path, data_dir):
     env = {**os.environ, "WANDB_MODE": "offline", "CLINPROMPT_DATA_DIR": str(data_dir)}
     args = ["-m", "module=qa", "dataset=pubmedqa", "model=tiny_bert,tiny_t5", "strategy=qa_base,qa_prompt_tuning",
             "trainer=fast", "logger=csv_only", "optimized_metric=dev/macro_f1", "dataset.max_length=48",
-            "prompt_len=4", "trainer.limit_test_batches=null", f"hydra.sweep.dir={sweep}"]
+            "prompt_len=4", "trainer.limit_test_batches=null", "module.lightning_module.class_weights=balanced",
+            f"hydra.sweep.dir={sweep}"]
     proc = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -150,6 +150,14 @@ def make_splits(examples: Sequence[QAExample], test_key: dict[str, str], label_s
     return {"train": train, "dev": dev, "test": test}
 
 
+def balanced_class_weights(examples: Sequence[QAExample], labels: Sequence[str]) -> list[float]:
+    """n / (n_labels * count) per label (sklearn's "balanced"): each class weighs the same in the loss."""
+    counts = Counter(e.label for e in examples)
+    if any(counts[lab] == 0 for lab in labels):
+        raise ValueError(f"class weights: a label of {tuple(labels)} has no training example ({dict(counts)})")
+    return [len(examples) / (len(labels) * counts[lab]) for lab in labels]
+
+
 def split_stats(splits: dict[str, list[QAExample]]) -> dict[str, dict[str, int]]:
     return {name: {"n": len(exs), **dict(Counter(e.label for e in exs))} for name, exs in splits.items()}
 

@@ -31,7 +31,8 @@ def peft_prompt_tuning(strategy: Mapping[str, Any], n_tokens: int, model_cfg: Ma
     ``init_text`` (Lester et al. 2021), ``random`` from random vectors."""
     init = strategy.get("init", "random")
     if init == "text":
-        tok_src = default_tokenizer_source() if model_cfg.get("tiny") else model_source(model_cfg)
+        # a str: peft writes it into adapter_config.json (the package path may be a Path)
+        tok_src = str(default_tokenizer_source() if model_cfg.get("tiny") else model_source(model_cfg))
         return PromptTuningConfig(task_type=task_type, num_virtual_tokens=n_tokens,
                                   prompt_tuning_init=PromptTuningInit.TEXT,
                                   prompt_tuning_init_text=strategy["init_text"], tokenizer_name_or_path=tok_src)

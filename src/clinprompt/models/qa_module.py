@@ -20,7 +20,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
-from clinprompt.data.pubmedqa import labels_of
+from clinprompt.data.pubmedqa import balanced_class_weights, labels_of
 from clinprompt.data.qa_datamodule import is_seq2seq
 from clinprompt.evaluation.qa_metrics import classification_metrics, measure_latency
 from clinprompt.models.backbone import load_backbone, load_tokenizer
@@ -35,12 +35,15 @@ def _plain(cfg: Any) -> Any:
 class QAModule(L.LightningModule):
     def __init__(self, model: Mapping, strategy: Mapping, label_set: str = "yes_no", prompt_len: int = 16,
                  optimizer: Mapping | None = None, scheduler: Mapping | None = None, dropout: float = 0.1,
-                 max_new_tokens: int = 4, latency: Mapping | None = None):
+                 max_new_tokens: int = 4, latency: Mapping | None = None, class_weights: str | None = None):
         super().__init__()
         self.save_hyperparameters({"model": _plain(model), "strategy": _plain(strategy), "label_set": label_set,
                                    "prompt_len": prompt_len, "optimizer": _plain(optimizer),
                                    "scheduler": _plain(scheduler), "dropout": dropout,
-                                   "max_new_tokens": max_new_tokens, "latency": _plain(latency or {})})
+                                   "max_new_tokens": max_new_tokens, "latency": _plain(latency or {}),
+                                   "class_weights": class_weights})
+        if class_weights not in (None, "balanced"):
+            raise ValueError(f"module.lightning_module.class_weights={class_weights!r}: use null or 'balanced'")
         hp = self.hparams
         self.labels = labels_of(label_set)
         self.method = hp.strategy["method"]
@@ -57,6 +60,7 @@ class QAModule(L.LightningModule):
         self.per_document: dict[str, dict] = {}
         self._preds: dict[str, list[tuple[int, str]]] = {"dev": [], "test": []}
         self._train_loss = [0.0, 0]
+        self._class_weight: torch.Tensor | None = None  # set in setup() from the training split
 
     # ---- prediction ---------------------------------------------------------------------------------
     def predict_batch(self, batch: dict) -> list[str]:
@@ -74,13 +78,16 @@ class QAModule(L.LightningModule):
             if int(dm.dataset_cfg["max_length"]) > limit:
                 raise ValueError(f"dataset.max_length={dm.dataset_cfg['max_length']} + the prompt exceeds the "
                                  f"model's positions: set dataset.max_length<={limit}")
+            if self.hparams.class_weights == "balanced":  # the encoder's cross-entropy; generation is unweighted
+                self._class_weight = torch.tensor(balanced_class_weights(dm.examples["train"], self.labels))
 
     # ---- training -----------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         if self.seq2seq:
             loss = self.net.loss(batch["input_ids"], batch["attention_mask"], batch["target_ids"])
         else:
-            loss = F.cross_entropy(self.net(batch["input_ids"], batch["attention_mask"]), batch["label"])
+            weight = self._class_weight.to(self.device) if self._class_weight is not None else None
+            loss = F.cross_entropy(self.net(batch["input_ids"], batch["attention_mask"]), batch["label"], weight=weight)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["index"]))
         self._train_loss[0] += float(loss.detach()) * len(batch["index"])
         self._train_loss[1] += len(batch["index"])
