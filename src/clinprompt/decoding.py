@@ -68,11 +68,13 @@ class Predictor:
             cap = self.max_tails if batch["task"] == "relations" else self.max_spans
             decoded = heads.decode(heads(h), batch["ctx_mask"], cap)
             kept = [(d, k) for d, k in zip(decoded, _kept(chunk, decoded, tdocs), strict=True) if k[0] is not None]
+            # labelled tails (SDoH StatusTime, ...) get a value, all of a batch in one pass of the value head
             tails = [schema.relation_heads[k[1]][0] if batch["task"] == "relations" else None for _, k in kept]
             labelled = [n for n, t in enumerate(tails) if value_head is not None and t in schema.value_labels]
-            values = dict(zip(labelled, value_head.predict(h, [(kept[n][0][0], kept[n][0][2], kept[n][0][3])
-                                                                for n in labelled], [tails[n] for n in labelled]),
-                              strict=True)) if labelled else {}
+            values: dict[int, str] = {}
+            if labelled:
+                where = [(kept[n][0][0], kept[n][0][2], kept[n][0][3]) for n in labelled]  # (example, first, last)
+                values = dict(zip(labelled, value_head.predict(h, where, [tails[n] for n in labelled]), strict=True))
             spans += [(offset + e, t, s, x, values.get(n)) for n, (_, (e, t, s, x)) in enumerate(kept)]
         return spans
 
