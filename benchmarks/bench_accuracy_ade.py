@@ -124,6 +124,9 @@ def main() -> None:
     p.add_argument("--timeout-min", type=float, default=180.0, help="per seed")
     p.add_argument("--work-dir", type=Path, default=REPO / "outputs" / "benchmarks" / "accuracy_ade",
                    help="run directories (checkpoints, predictions); not committed")
+    p.add_argument("--collect", type=Path, nargs="+", default=None, metavar="SWEEP_DIR",
+                   help="train nothing: table and JSON from finished runs (*/results.json) of earlier invocations "
+                        "with the same size flags, e.g. strategies run as separate processes")
     args = parse(p)
     if args.smoke:
         args.model, args.train_docs, args.epochs, args.seeds, args.dev_docs = "tiny_bert", 4, 1, args.seeds[:1], 0
@@ -132,7 +135,11 @@ def main() -> None:
     started = time.perf_counter()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     rows = []
-    for seed in args.seeds:
+    if args.collect:
+        found = sorted(f for d in args.collect for f in d.glob("**/results.json"))
+        rows = [row_of(json.loads(f.read_text())) for f in found]
+        rows.sort(key=lambda r: (r["seed"], STRATEGIES.index(r["strategy"])))
+    for seed in [] if args.collect else args.seeds:
         rows += run_seed(args, seed, args.work_dir / f"{stamp}{'-smoke' if args.smoke else ''}" / f"seed{seed}")
     table(rows, ["seed", "strategy", "concepts_strict_f1", "concepts_lenient_f1", "relations_strict_f1",
                  "relations_lenient_f1", "trainable_params", "train_s", "status"],
@@ -140,7 +147,8 @@ def main() -> None:
     summary = summarise(rows, args.strategies)
     if "frozen_gap_points" in summary:
         print("\nfrozen-vs-unfrozen gap (F1 points):", json.dumps(summary["frozen_gap_points"]))
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    config = {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "collect" and v else v)
+              for k, v in vars(args).items()}
     first = next((r for r in rows if r.get("test_docs") is not None), {})
     config["test_docs"] = first.get("test_docs")
     write_result("accuracy_ade", args, config, rows, summary, started,
