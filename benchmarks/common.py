@@ -23,6 +23,7 @@ OFFLINE_ENV = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "HF_HUB_OFFLINE"
 for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 os.environ.setdefault("CLINPROMPT_DATA_DIR", str(REPO.parent / "shared" / "data"))
+LOAD_AT_START = os.getloadavg()[0]  # other processes' load when the benchmark started
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
@@ -91,6 +92,7 @@ def write_result(name: str, args: argparse.Namespace, config: dict[str, Any], ro
     """``<out-dir>/<name>.json``: machine, what was run (config), one row per measurement, the summary."""
     machine = machine_info()
     machine["load_average_1m_end"] = machine.pop("load_average_1m")
+    machine["load_average_1m_start"] = round(LOAD_AT_START, 2)
     payload = {
         "benchmark": name,
         "smoke": bool(args.smoke),
