@@ -150,12 +150,13 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 # ---- plots -----------------------------------------------------------------------------------------
-def _bar(ax, names: list[str], values: list[list[float]], series: list[str], ylabel: str) -> None:
+def _bar(ax, names: list[str], values: list[list[float]], series: list[str], ylabel: str,
+         texts: list[str] | None = None) -> None:
     x = np.arange(len(names))
     width = 0.8 / max(1, len(series))
     for i, (s, vals) in enumerate(zip(series, values, strict=True)):
         bars = ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=s)
-        ax.bar_label(bars, fmt="%.3g", fontsize=7)
+        ax.bar_label(bars, labels=texts, fmt="%.3g", fontsize=7)
     ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
     if len(series) > 1:
@@ -185,7 +186,9 @@ def plot_all(runs: Sequence[QARun], table: pd.DataFrame, out: Path) -> list[Path
 
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
     trainable = [max(float(v or 0), 0.0) for v in table["trainable_params"].fillna(0)]
-    _bar(ax, names, [[max(v, 1.0) for v in trainable]], ["trainable"], "trainable parameters (log)")
+    # a log axis cannot show 0: a base run that trains nothing is drawn at 1 and labelled 0
+    _bar(ax, names, [[max(v, 1.0) for v in trainable]], ["trainable"], "trainable parameters (log)",
+         texts=[_params(v) for v in trainable])
     ax.set_yscale("log")
     save(fig, "params.png")
 
