@@ -70,6 +70,8 @@ def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> P
             ax.set_xscale("log", base=2)
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
             ax.minorticks_off()
+        top = table[f"{metric} mean"].fillna(0) + table[f"{metric} std"].fillna(0)
+        ax.set_ylim(0, min(1.0, max(0.1, 1.15 * float(top.max()))))  # an F1 axis; no 1e-17 scale when all are 0
         ax.set_ylabel(f"test {metric}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
