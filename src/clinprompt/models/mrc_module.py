@@ -47,6 +47,7 @@ class MRCModule(L.LightningModule):
         self.net = MRCModel(backbone, self.schema, self.query, prompt_len if self.query == "soft" else 0,
                             hp.strategy.get("prompt"), heads.get("max_span_width", 16), heads.get("dropout", 0.1))
         self.loss_weights = tuple(heads.get("loss_weights", (1.0, 1.0, 1.0)))
+        self.pos_weight = float(heads.get("pos_weight", 1.0))
         self.freeze_backbone = bool(hp.strategy.get("freeze_backbone", False))
         self.net.train()  # from_pretrained returns eval mode; Lightning keeps module modes as it finds them
         if self.freeze_backbone:
@@ -66,7 +67,7 @@ class MRCModule(L.LightningModule):
     # ---- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         out = self.net(batch)
-        losses = self.net.heads_for(batch["task"]).loss(out, batch, self.loss_weights)
+        losses = self.net.heads_for(batch["task"]).loss(out, batch, self.loss_weights, self.pos_weight)
         value_loss = self.net.value_loss(out, batch)
         if value_loss is not None:
             losses["loss"] = losses["loss"] + value_loss
