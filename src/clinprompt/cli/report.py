@@ -121,8 +121,8 @@ def write_report(runs: list[Run], out: Path, baseline: str = "auto", split: str 
         ctx = [k for k in keys if k != "strategy"]
         md.append(f"\n## Per-type strict F1: {base} and each strategy's difference to it\n")
         md.append(markdown(deltas, ctx, delta_cells(deltas)))
-    plots = [p for p in (plot_vs(table, keys, "prompt_len", out / "f1_vs_prompt_len.png"),
-                         plot_vs(table, keys, "shots", out / "f1_vs_shots.png"),
+    plots = [p for p in (plot_vs(table, keys, "prompt_len", out / "f1_vs_prompt_len.png", split),
+                         plot_vs(table, keys, "shots", out / "f1_vs_shots.png", split),
                          plot_frozen_gap(table, keys, out / "frozen_gap_vs_size.png")) if p]
     if plots:
         md.append("\n## Plots\n")

@@ -42,7 +42,7 @@ def _label(keys: Sequence[str], values: Sequence) -> str:
     return ", ".join(parts) or "all runs"
 
 
-def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> Path | None:
+def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path, split: str = "test") -> Path | None:
     """F1 (mean ± std over seeds) against ``axis`` (e.g. prompt_len, shots): one line per other setting.
 
     For shots, the full-data runs (shots=None) are drawn as a dashed horizontal line in the series' colour."""
@@ -72,7 +72,7 @@ def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path) -> P
             ax.minorticks_off()
         top = table[f"{metric} mean"].fillna(0) + table[f"{metric} std"].fillna(0)
         ax.set_ylim(0, min(1.0, max(0.1, 1.15 * float(top.max()))))  # an F1 axis; no 1e-17 scale when all are 0
-        ax.set_ylabel(f"test {metric}")
+        ax.set_ylabel(f"{split} {metric}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
