@@ -96,6 +96,7 @@ def main() -> None:
         order = ("lightning", "bare") if r % 2 == 0 else ("bare", "lightning")
         for side in order:
             module.load_state_dict(initial)
+            module.zero_grad(set_to_none=True)  # Lightning leaves the last step's gradients on the parameters
             run = lightning_run if side == "lightning" else bare_run
             steps, losses, wall = run(module, batches, seed=1000 + r)
             kept = steps[args.warmup:]
