@@ -155,7 +155,9 @@ def main() -> None:
     config["test_docs"] = first.get("test_docs")
     write_result("accuracy_ade", args, config, rows, summary, started,
                  notes=["train.py runs (Hydra multirun per seed); test = fixed PMID split of clinprompt's ADE loader",
-                        "dev subset (--dev-docs) selects the checkpoint; test is always every test PMID"])
+                        "dev subset (--dev-docs) selects the checkpoint; test is always every test PMID",
+                        *(["--collect: machine load is the collection's; see each run's timings for the trainings"]
+                          if args.collect else [])])
 
 
 if __name__ == "__main__":
