@@ -41,6 +41,15 @@ def lightning_run(module, batches: list[dict], seed: int) -> tuple[list[float], 
     return clock.steps, clock.losses, time.perf_counter() - t0
 
 
+def training_loss(module, out: dict, batch: dict):
+    """MRCModule.training_step's loss without its logging: span loss (+ positive-class weight, + value
+    loss where the module has them)."""
+    extra = (module.pos_weight,) if hasattr(module, "pos_weight") else ()
+    loss = module.net.heads_for(batch["task"]).loss(out, batch, module.loss_weights, *extra)["loss"]
+    value = module.net.value_loss(out, batch) if hasattr(module.net, "value_loss") else None
+    return loss if value is None else loss + value
+
+
 def bare_run(module, batches: list[dict], seed: int, clip: float = 1.0) -> tuple[list[float], list[float], float]:
     """The same work without Lightning: the module's own parameter groups, optimizer and scheduler configs."""
     t0 = time.perf_counter()
@@ -60,7 +69,7 @@ def bare_run(module, batches: list[dict], seed: int, clip: float = 1.0) -> tuple
     for batch in batch_loader(batches):
         marks.append(time.perf_counter())
         out = net(batch)
-        loss = net.heads_for(batch["task"]).loss(out, batch, module.loss_weights)["loss"]
+        loss = training_loss(module, out, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, clip)
         optimizer.step()
