@@ -134,7 +134,7 @@ def test_cross_site_training_run_reports_events_and_site(repo_root, tmp_path):
     args = ["dataset=sdoh_synthetic", "dataset.train_site=mimic", "dataset.test_site=uw", "model=tiny_bert",
             "trainer=fast", "task=end_to_end", "logger=csv_only", "dataset.loader.n_train=6",
             "dataset.loader.n_dev=2", "dataset.loader.n_test=3", "trainer.limit_val_batches=1",
-            "+module.lightning_module.heads.max_spans=4", "+module.lightning_module.heads.max_tails=2",
+            "module.lightning_module.heads.max_spans=4", "module.lightning_module.heads.max_tails=2",
             f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "WANDB_MODE": "offline", "CLINPROMPT_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, str(repo_root / "train.py"), *args], cwd=tmp_path, env=env,
