@@ -75,10 +75,7 @@ def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path, spli
         ax.set_ylabel(f"{split} {metric}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def frozen_gap(table: pd.DataFrame, keys: Sequence[str], metric: str = "concept strict F1") -> pd.DataFrame:
@@ -121,7 +118,11 @@ def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path
         ax.set_ylabel(f"{metric}: soft_unfrozen - soft_frozen")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    return _save(fig, out)
+
+
+def _save(fig, out: Path) -> Path:
     fig.tight_layout()
     fig.savefig(out, dpi=120)
-    plt.close(fig)
+    plt.close(fig)  # a report draws many figures: free each one
     return out
