@@ -42,12 +42,13 @@ class Predictor:
     """Runs a trained MRCModel over documents. All type queries of a window go in one batch and each
     document is tokenized once (the caller passes the cached TokenizedDocs). ``max_spans`` caps the spans
     kept per (window, type) and ``max_tails`` the tails per (head, relation type): an untrained model
-    otherwise predicts hundreds of spans per window, each one a head to question."""
+    otherwise predicts hundreds of spans per window, each one a head to question. ``flat`` lets no two spans of one
+    type overlap within a window (see :meth:`SpanHeads.decode`)."""
 
     def __init__(self, model, builder: ExampleBuilder, pad_id: int, batch_size: int = 32, max_spans: int = 16,
-                 max_tails: int = 4):
+                 max_tails: int = 4, flat: bool = False):
         self.model, self.builder, self.pad_id, self.batch_size = model, builder, pad_id, batch_size
-        self.max_spans, self.max_tails = max_spans, max_tails
+        self.max_spans, self.max_tails, self.flat = max_spans, max_tails, flat
 
     def _batches(self, examples: list[MRCExample]) -> Iterator[tuple[int, list[MRCExample]]]:
         for i in range(0, len(examples), self.batch_size):
@@ -66,7 +67,7 @@ class Predictor:
             heads = self.model.heads_for(batch["task"])
             h = self.model.encode(batch)
             cap = self.max_tails if batch["task"] == "relations" else self.max_spans
-            decoded = heads.decode(heads(h), batch["ctx_mask"], cap)
+            decoded = heads.decode(heads(h), batch["ctx_mask"], cap, flat=self.flat)
             kept = [(d, k) for d, k in zip(decoded, _kept(chunk, decoded, tdocs), strict=True) if k[0] is not None]
             # labelled tails (SDoH StatusTime, ...) get a value, all of a batch in one pass of the value head
             tails = [schema.relation_heads[k[1]][0] if batch["task"] == "relations" else None for _, k in kept]

@@ -31,7 +31,7 @@ class ScriptedHeads:
     def __call__(self, h: torch.Tensor) -> dict:
         return {"h": h}
 
-    def decode(self, out: dict, ctx_mask: torch.Tensor, max_spans: int | None = None) -> list:
+    def decode(self, out: dict, ctx_mask: torch.Tensor, max_spans: int | None = None, flat: bool = False) -> list:
         h = out["h"]
         if self.task == "concepts":  # channel 0 = Drug under no_prompt
             return [(b, 0, f, t) for b in range(h.shape[0]) for f, t in self.concept_spans]

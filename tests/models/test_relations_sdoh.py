@@ -86,7 +86,7 @@ class Scripted(nn.Module):
             def __call__(self, h):
                 return {"h": h}
 
-            def decode(self, out, ctx_mask, max_spans=None):
+            def decode(self, out, ctx_mask, max_spans=None, flat=False):
                 h = out["h"]
                 if task == "concepts":
                     return [(b, ch, f, t) for b in range(h.shape[0]) for ch, f, t in model.triggers]

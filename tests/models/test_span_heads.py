@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
-from clinprompt.models.span_heads import SpanHeads, candidate_pairs
+from clinprompt.models.span_heads import SpanHeads, balanced_bce, candidate_pairs
 
 
 def test_candidate_pairs_match_brute_force():
@@ -49,3 +52,59 @@ def test_match_loss_targets_only_gold_pairs():
     assert torch.isfinite(loss["loss"])
     loss["loss"].backward()
     assert heads.match[-1].weight.grad.abs().sum() > 0
+
+
+def test_balanced_match_loss_weighs_positives_and_negatives_equally():
+    # one gold pair among four candidates: logits 2 (gold), and -1, 0, 1 (wrong pairs)
+    logits = torch.tensor([2.0, -1.0, 0.0, 1.0])
+    target = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    pos = math.log1p(math.exp(-2.0))  # -log sigmoid(2)
+    neg = sum(math.log1p(math.exp(x)) for x in (-1.0, 0.0, 1.0)) / 3  # -log(1 - sigmoid(x)), averaged
+    assert balanced_bce(logits, target).item() == pytest.approx((pos + neg) / 2, rel=1e-6)
+    # all-negative candidates (no gold span in the batch): the plain mean of the negatives
+    assert balanced_bce(logits[1:], target[1:]).item() == pytest.approx(neg, rel=1e-6)
+
+
+def test_balanced_match_loss_keeps_an_ambiguous_gold_pair_above_threshold():
+    # a gold pair that looks exactly like 3 wrong pairs (one shared logit z) among 39 wrong candidates: the
+    # plain mean's optimum is sigmoid(z) = 1/4 (nothing decodes); the balanced one is
+    # (1/2) / (1/2 + 3/(2*39)) = 0.9286, so the span is predicted and precision is left to start/end
+    target = torch.zeros(40)
+    target[0] = 1.0
+    plain = torch.nn.functional.binary_cross_entropy_with_logits
+    for loss_fn, expected in ((balanced_bce, 0.5 / (0.5 + 3 / 78)), (plain, 0.25)):
+        z = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.LBFGS([z], max_iter=100)
+
+        def closure(z=z, loss_fn=loss_fn, opt=opt):
+            opt.zero_grad()
+            logits = torch.cat([z.expand(4), torch.full((36,), -10.0)])
+            loss = loss_fn(logits, target)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        assert torch.sigmoid(z).item() == pytest.approx(expected, abs=1e-3)
+
+
+def test_flat_decoding_keeps_the_best_of_overlapping_spans_per_type_only():
+    heads = SpanHeads(hidden=4, channels=2, max_width=6, dropout=0.0).eval()
+    out = {"start": torch.full((1, 6, 2), -5.0), "end": torch.full((1, 6, 2), -5.0)}
+    # channel 0: starts 0, 4 and ends 0, 2, 4 give candidates 0..0, 0..2, 0..4 (overlapping) and 4..4; channel 1: 0..2
+    out["start"][0, 0, 0], out["end"][0, 0, 0], out["end"][0, 2, 0] = 5.0, 4.0, 1.0
+    out["start"][0, 4, 0], out["end"][0, 4, 0] = 2.0, 2.0
+    out["start"][0, 0, 1], out["end"][0, 2, 1] = 3.0, 3.0
+    h = torch.zeros(1, 6, 4)
+    out["left"], out["right"] = heads.left(h), heads.right(h)
+    with torch.no_grad():
+        heads.match[-1].bias.fill_(5.0)
+        heads.match[-1].weight.zero_()
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    assert sorted(heads.decode(out, mask)) == [(0, 0, 0, 0), (0, 0, 0, 2), (0, 0, 0, 4), (0, 0, 4, 4), (0, 1, 0, 2)]
+    # flat: 0..0 (end logit 4) beats 0..2 (1) and 0..4 (2) in channel 0; 4..4 overlaps nothing kept; the other
+    # type's 0..2 still nests
+    assert sorted(heads.decode(out, mask, flat=True)) == [(0, 0, 0, 0), (0, 0, 4, 4), (0, 1, 0, 2)]
+    out["end"][0, 2, 0] = 4.5  # now the outer span scores higher and wins
+    assert sorted(heads.decode(out, mask, flat=True)) == [(0, 0, 0, 2), (0, 0, 4, 4), (0, 1, 0, 2)]
+    # the cap ranks by the same joint score: the best span of each (example, channel) survives max_spans=1
+    assert sorted(heads.decode(out, mask, max_spans=1, flat=True)) == [(0, 0, 0, 2), (0, 1, 0, 2)]

@@ -92,7 +92,7 @@ class MRCModule(L.LightningModule):
             return
         self.net.eval()
         predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                              self.hparams.heads.get("max_spans", 16))
+                              self.hparams.heads.get("max_spans", 16), flat=self.hparams.heads.get("flat", False))
         preds = predictor.predict(dm.train_docs, dm.tdocs, "concepts")
         self.net.train()
         heads = {p.concepts.doc_id: [e for e in p.concepts.entities.values() if e.type in self.schema.head_types]
@@ -104,7 +104,8 @@ class MRCModule(L.LightningModule):
         dm = self.trainer.datamodule
         docs = [dm.eval_docs[split][i] for i in doc_indices.tolist()]
         predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                              self.hparams.heads.get("max_spans", 16), self.hparams.heads.get("max_tails", 4))
+                              self.hparams.heads.get("max_spans", 16), self.hparams.heads.get("max_tails", 4),
+                              self.hparams.heads.get("flat", False))
         preds = predictor.predict(docs, dm.tdocs, self.hparams.task)
         self.scores[split].update(docs, [p.concepts for p in preds], [p.full for p in preds])
         if self.event_scores is not None:

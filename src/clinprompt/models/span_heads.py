@@ -29,6 +29,16 @@ def candidate_pairs(start: torch.Tensor, end: torch.Tensor, ctx_mask: torch.Tens
     return tuple(torch.cat(x) for x in zip(*parts, strict=True))
 
 
+def balanced_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of the positives and mean BCE of the negatives, averaged: once the start/end heads fire,
+    wrong (start, end) candidates outnumber gold pairs many times over, and a plain mean drives every match
+    score below zero, gold pairs included, so nothing decodes."""
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    pos = target > 0
+    parts = [loss[m].mean() for m in (pos, ~pos) if m.any()]
+    return sum(parts) / len(parts)
+
+
 class SpanHeads(nn.Module):
     def __init__(self, hidden: int, channels: int, max_width: int, dropout: float = 0.1):
         super().__init__()
@@ -73,19 +83,23 @@ class SpanHeads(nn.Module):
                 rows, cols = hit.nonzero(as_tuple=True)
                 target[rows, gold[cols, 1]] = 1.0
             logits = self.pair_logits(out, b, i, j)
-            match_loss = F.binary_cross_entropy_with_logits(logits[chan], target[chan])
+            match_loss = balanced_bce(logits[chan], target[chan])
         else:
             match_loss = out["start"].sum() * 0.0
         total = weights[0] * start_loss + weights[1] * end_loss + weights[2] * match_loss
         return {"loss": total, "start_loss": start_loss, "end_loss": end_loss, "match_loss": match_loss}
 
     @torch.no_grad()
-    def decode(self, out: dict, ctx_mask: torch.Tensor,
-               max_spans: int | None = None) -> list[tuple[int, int, int, int]]:
+    def decode(self, out: dict, ctx_mask: torch.Tensor, max_spans: int | None = None,
+               flat: bool = False) -> list[tuple[int, int, int, int]]:
         """Predicted spans as (example, channel, first, last) in context-token coordinates.
 
         ``max_spans`` keeps the best-scoring spans per (example, channel): an untrained or diverging model
         predicts hundreds of spans per window, and end-to-end each predicted head spawns relation questions.
+        ``flat`` keeps, among spans of one channel that overlap, only the best-scoring one: types stay free to
+        nest in each other (an ADE holding a Drug) but a type's own spans do not (n2c2 2018 annotates none such,
+        and boundary variants of one mention are most false positives of a half-trained model).
+        A span's score is log σ(start) + log σ(end) + log σ(match): the joint probability the heads assign it.
         """
         valid = ctx_mask.unsqueeze(-1)
         b, i, j, chan = candidate_pairs((out["start"] > 0) & valid, (out["end"] > 0) & valid, ctx_mask,
@@ -95,9 +109,29 @@ class SpanHeads(nn.Module):
         logits = self.pair_logits(out, b, i, j)
         keep = chan & (logits > 0)
         rows, ch = keep.nonzero(as_tuple=True)
+        sb, si, sj = b[rows], i[rows], j[rows]
+        score = (F.logsigmoid(out["start"][sb, si, ch]) + F.logsigmoid(out["end"][sb, sj, ch])
+                 + F.logsigmoid(logits[rows, ch]))
+        group = sb * self.channels + ch
+        if flat and len(rows):
+            sel = _best_without_overlap(group, si, sj, score)
+            rows, ch, score, group = rows[sel], ch[sel], score[sel], group[sel]
         if max_spans is not None and len(rows) > max_spans:
-            rows, ch = _top_per_group(rows, ch, b[rows] * self.channels + ch, logits[rows, ch], max_spans)
+            rows, ch = _top_per_group(rows, ch, group, score, max_spans)
         return list(zip(b[rows].tolist(), ch.tolist(), i[rows].tolist(), j[rows].tolist(), strict=True))
+
+
+def _best_without_overlap(group: torch.Tensor, first: torch.Tensor, last: torch.Tensor,
+                          score: torch.Tensor) -> torch.Tensor:
+    """Indices (in input order) of a greedy best-first selection with no two overlapping spans in a group."""
+    taken: dict[int, list[tuple[int, int]]] = {}
+    keep = []
+    for n in torch.argsort(score, descending=True, stable=True).tolist():
+        g, s, e = int(group[n]), int(first[n]), int(last[n])
+        if all(e < s2 or e2 < s for s2, e2 in taken.get(g, [])):
+            taken.setdefault(g, []).append((s, e))
+            keep.append(n)
+    return torch.tensor(sorted(keep), dtype=torch.long, device=group.device)
 
 
 def _top_per_group(rows: torch.Tensor, ch: torch.Tensor, group: torch.Tensor, score: torch.Tensor, k: int):
