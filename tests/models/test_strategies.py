@@ -101,3 +101,24 @@ def test_prompt_len_changes_trainable_count_exactly(repo_root, tokenizer, doc, r
     cfg = model.backbone.config
     per_token = cfg.hidden_size if reparam else cfg.num_hidden_layers * 2 * cfg.hidden_size
     assert counts[8] - counts[4] == 4 * SCHEMA.n_blocks * per_token
+
+
+def strategy_cfg(repo_root, name):
+    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "strategy" / f"{name}.yaml"))
+
+
+@pytest.mark.parametrize("strategy", ["no_prompt", "hard_prompt", "soft_unfrozen", "soft_frozen"])
+def test_backbone_learning_rate_comes_from_the_model_unless_the_strategy_sets_one(repo_root, strategy):
+    from clinprompt.models.mrc_module import MRCModule
+
+    model = {**model_cfg(repo_root, "tiny_bert"), "finetune_lr": 1.2e-4}
+    strat = strategy_cfg(repo_root, strategy)
+    lrs = {g["name"]: g["lr"] for g in MRCModule(model, strat, SCHEMA, prompt_len=4).parameter_groups()}
+    assert lrs["head"] == strat["lr"]["head"]
+    if strategy == "soft_frozen":  # a frozen backbone has no trainable group at all
+        assert "backbone" not in lrs
+        return
+    assert lrs["backbone"] == 1.2e-4
+    strat["lr"]["backbone"] = 3e-6  # a strategy (or a sweep) that sets the rate wins
+    groups = MRCModule(model, strat, SCHEMA, prompt_len=4).parameter_groups()
+    assert {g["name"]: g["lr"] for g in groups}["backbone"] == 3e-6

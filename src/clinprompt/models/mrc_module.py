@@ -169,12 +169,17 @@ class MRCModule(L.LightningModule):
         wd = self.hparams.strategy.get("weight_decay", 0.01)
         groups = [
             {"name": "backbone", "params": [p for p in self.net.backbone.parameters() if p.requires_grad],
-             "lr": lr.get("backbone", 3e-5), "weight_decay": wd},
+             "lr": self.backbone_lr(), "weight_decay": wd},
             {"name": "prompt", "params": self.net.prompt_parameters(), "lr": lr.get("prompt", 1e-2),
              "weight_decay": 0.0},
             {"name": "head", "params": self.net.head_parameters(), "lr": lr.get("head", 1e-3), "weight_decay": wd},
         ]
         return [g for g in groups if g["params"]]
+
+    def backbone_lr(self) -> float:
+        """``strategy.lr.backbone`` when set, else the model's own fine-tuning rate (``model.finetune_lr``)."""
+        lr = self.hparams.strategy.get("lr", {}).get("backbone")
+        return float(lr if lr is not None else self.hparams.model.get("finetune_lr", 5e-5))
 
     def configure_optimizers(self):
         opt_cfg = self.hparams.optimizer or {"_target_": "torch.optim.AdamW", "_partial_": True}
