@@ -100,9 +100,11 @@ def test_model_states_equal_deepspeed_estimators(make, trainer, strategy, offloa
 
 
 def test_the_issue_story_frozen_fits_one_gpu_full_needs_zero3(make):
-    frozen, _ = plan_memory(make(["model=gatortron_8_9b", "strategy=soft_frozen", "trainer=gpu"]))
-    full_one, _ = plan_memory(make(["model=gatortron_8_9b", "strategy=hard_prompt", "trainer=gpu"]))
-    full_z3, _ = plan_memory(make(["model=gatortron_8_9b", "strategy=hard_prompt", "trainer=deepspeed_zero3"]))
+    # at 16 examples per GPU (the paper-sized runs' batch; the CPU default is 8)
+    frozen, _ = plan_memory(make(["model=gatortron_8_9b", "strategy=soft_frozen", "trainer=gpu", "batch_size=16"]))
+    full_one, _ = plan_memory(make(["model=gatortron_8_9b", "strategy=hard_prompt", "trainer=gpu", "batch_size=16"]))
+    full_z3, _ = plan_memory(make(["model=gatortron_8_9b", "strategy=hard_prompt", "trainer=deepspeed_zero3",
+                                   "batch_size=16"]))
     assert frozen.fits and not full_one.fits and full_z3.fits
     # 8.8B backbone weights in bf16 dominate the frozen run: 2 bytes x 8.8e9 = 16.4 GiB
     assert 16 * GB < frozen.weights < 17.5 * GB
@@ -120,7 +122,7 @@ def test_activation_estimate_scales_with_batch_and_checkpointing(make):
 def test_cli_prints_plan_and_exit_code(capsys):
     from clinprompt.cli.plan import main
 
-    assert main(["model=gatortron_8_9b", "strategy=hard_prompt", "trainer=gpu"]) == 1
+    assert main(["model=gatortron_8_9b", "strategy=hard_prompt", "trainer=gpu", "batch_size=16"]) == 1
     assert "DOES NOT FIT" in capsys.readouterr().out
     assert main(["model=tiny_bert", "strategy=soft_frozen"]) == 0
     assert main(["model=does_not_exist"]) == 2
