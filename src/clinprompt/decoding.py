@@ -50,6 +50,12 @@ class Predictor:
         self.model, self.builder, self.pad_id, self.batch_size = model, builder, pad_id, batch_size
         self.max_spans, self.max_tails, self.flat = max_spans, max_tails, flat
 
+    @classmethod
+    def from_heads(cls, model, builder: ExampleBuilder, pad_id: int, batch_size: int, heads: dict) -> Predictor:
+        """A predictor that decodes as the run's ``heads`` config says (``max_spans``, ``max_tails``, ``flat``)."""
+        return cls(model, builder, pad_id, batch_size, heads.get("max_spans", 16), heads.get("max_tails", 4),
+                   heads.get("flat", False))
+
     def _batches(self, examples: list[MRCExample]) -> Iterator[tuple[int, list[MRCExample]]]:
         for i in range(0, len(examples), self.batch_size):
             yield i, examples[i:i + self.batch_size]

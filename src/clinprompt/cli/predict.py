@@ -88,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         builder = ExampleBuilder(tokenizer, model.schema, "soft", b.get("window_size", 128), b.get("stride", 96),
                                  b.get("max_span_width", 16), limit, hp["prompt_len"],
                                  b.get("context_sentences", 1))
-        heads = hp.get("heads") or {}  # decode as the run that trained the prompts did
-        preds = Predictor(model, builder, tokenizer.pad_token_id or 0, args.batch_size, heads.get("max_spans", 16),
-                          heads.get("max_tails", 4), heads.get("flat", False)).predict(docs, tdocs,
-                                                                                       hp.get("task", "concepts"))
+        # decode as the run that trained the prompts did
+        predictor = Predictor.from_heads(model, builder, tokenizer.pad_token_id or 0, args.batch_size,
+                                         hp.get("heads") or {})
+        preds = predictor.predict(docs, tdocs, hp.get("task", "concepts"))
         out = args.out / path.parent.parent.name if path.parent.name == "checkpoints" else args.out / path.stem
         out.mkdir(parents=True, exist_ok=True)
         for p in preds:

@@ -91,8 +91,8 @@ class MRCModule(L.LightningModule):
         if not getattr(dm, "train_with_predicted_heads", False):
             return
         self.net.eval()
-        predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                              self.hparams.heads.get("max_spans", 16), flat=self.hparams.heads.get("flat", False))
+        predictor = Predictor.from_heads(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
+                                         self.hparams.heads)
         preds = predictor.predict(dm.train_docs, dm.tdocs, "concepts")
         self.net.train()
         heads = {p.concepts.doc_id: [e for e in p.concepts.entities.values() if e.type in self.schema.head_types]
@@ -103,9 +103,8 @@ class MRCModule(L.LightningModule):
     def _eval_step(self, doc_indices: torch.Tensor, split: str) -> None:
         dm = self.trainer.datamodule
         docs = [dm.eval_docs[split][i] for i in doc_indices.tolist()]
-        predictor = Predictor(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                              self.hparams.heads.get("max_spans", 16), self.hparams.heads.get("max_tails", 4),
-                              self.hparams.heads.get("flat", False))
+        predictor = Predictor.from_heads(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
+                                         self.hparams.heads)
         preds = predictor.predict(docs, dm.tdocs, self.hparams.task)
         self.scores[split].update(docs, [p.concepts for p in preds], [p.full for p in preds])
         if self.event_scores is not None:

@@ -126,8 +126,9 @@ def _best_without_overlap(group: torch.Tensor, first: torch.Tensor, last: torch.
     """Indices (in input order) of a greedy best-first selection with no two overlapping spans in a group."""
     taken: dict[int, list[tuple[int, int]]] = {}
     keep = []
+    groups, firsts, lasts = group.tolist(), first.tolist(), last.tolist()  # one copy, not one per element
     for n in torch.argsort(score, descending=True, stable=True).tolist():
-        g, s, e = int(group[n]), int(first[n]), int(last[n])
+        g, s, e = groups[n], firsts[n], lasts[n]
         if all(e < s2 or e2 < s for s2, e2 in taken.get(g, [])):
             taken.setdefault(g, []).append((s, e))
             keep.append(n)
