@@ -122,3 +122,13 @@ def test_backbone_learning_rate_comes_from_the_model_unless_the_strategy_sets_on
     strat["lr"]["backbone"] = 3e-6  # a strategy (or a sweep) that sets the rate wins
     groups = MRCModule(model, strat, SCHEMA, prompt_len=4).parameter_groups()
     assert {g["name"]: g["lr"] for g in groups}["backbone"] == 3e-6
+
+
+@pytest.mark.parametrize("strategy", list(QUERY))
+def test_every_trainable_parameter_learns_on_a_concept_schema(repo_root, tokenizer, doc, strategy):
+    """Trainable counts are what a strategy costs: a concepts-only schema must not build relation heads
+    or a head marker that no loss reaches (they would inflate soft_frozen's trainable share)."""
+    model, batch = build(repo_root, tokenizer, doc, "tiny_bert", strategy)
+    model.concept_heads.loss(model(batch), batch)["loss"].backward()
+    dead = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert dead == []

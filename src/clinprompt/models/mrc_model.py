@@ -22,9 +22,10 @@ def prompt_cache_kwarg(backbone: PreTrainedModel) -> str:
 
 
 def output_channels(schema: Schema, query: str) -> tuple[int, int]:
-    """Channels of the concept and relation heads: one per type without a query, else one."""
+    """Channels of the concept and relation heads: one per type without a query, else one; no relation
+    head at all for a concepts-only schema (an unreached head would count as trained parameters)."""
     if query != "none":
-        return 1, 1
+        return 1, int(bool(schema.relation_types))
     rel = max((len(schema.relations_for_head(h)) for h in schema.head_types), default=0)
     return len(schema.entity_types), rel
 
