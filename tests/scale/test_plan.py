@@ -22,10 +22,10 @@ def test_tiny_bert_soft_frozen_prompt_params_by_hand(make):
     h, layers, r, blocks, plen = 32, 2, 256, 9, 16  # tiny_bert dims; 9 n2c2 entity types (task=concepts)
     embedding = blocks * plen * h
     mlp = (h * r + r) + (r * layers * 2 * h + layers * 2 * h)
-    marker = h  # relation head marker: hard/soft queries always build the relation head
-    assert c.prompt == embedding + mlp + marker == 45984
+    # concepts only: no relation head and no head marker (no loss would reach them)
+    assert c.prompt == embedding + mlp == 45952
     one_head = 3 * (h + 1) + (h * h + h) + h * h  # start, end, match (1 channel) + left + right
-    assert c.head == 2 * one_head
+    assert c.head == one_head == 2179
     assert c.trainable == c.prompt + c.head  # backbone frozen
     assert c.total == c.backbone + c.prompt + c.head
 
