@@ -1,11 +1,11 @@
 """Accuracy on real text: ADE corpus v2 (fixed PMID split), four strategies, concepts + end-to-end relations.
 
-    python benchmarks/bench_accuracy_ade.py --train-docs 80 --epochs 2 --seeds 42 --dev-docs 20 --negatives 0.5
+    python benchmarks/bench_accuracy_ade.py --train-docs 100 --epochs 3 --batch-size 8 --seeds 42 --dev-docs 20 --negatives 0.5
 
-Run time here (2 CPU cores shared with ~12 other busy processes, load average 13-15, MiniLM, 1 thread):
-about 17 minutes per strategy, 70 minutes for the four (the recorded result ran the strategies as three
-parallel invocations, `--strategies ...`, then `--collect`ed them). The full study (--train-docs 0 = all
-1329 training PMIDs, --epochs 3, --seeds 1 2 3, --dev-docs 0) is ~50x that work: a GPU job, not this box.
+Run time here (2 CPU cores, MiniLM, 1 torch thread, the other core busy with other work): 43 minutes for the
+four strategies (no_prompt 7 min, the queried strategies 9-15 min each; `--strategies ...` runs a subset and
+`--collect` makes the table from several invocations). The full study (--train-docs 0 = all 1329 training PMIDs,
+--epochs 3, --seeds 1 2 3, --dev-docs 0) is ~40x that work: a GPU job, not this box.
 `--smoke` (tiny_bert, hard_prompt + soft_frozen, 4 documents, 1 batch) takes under a minute.
 
 Every run goes through train.py (one Hydra multirun per seed over the strategies); the figures are read
