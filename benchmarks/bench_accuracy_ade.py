@@ -1,6 +1,7 @@
 """Accuracy on real text: ADE corpus v2 (fixed PMID split), four strategies, concepts + end-to-end relations.
 
-    python benchmarks/bench_accuracy_ade.py --train-docs 100 --epochs 3 --batch-size 8 --seeds 42 --dev-docs 20 --negatives 0.5
+    python benchmarks/bench_accuracy_ade.py --train-docs 100 --epochs 3 --batch-size 8 --seeds 42 \\
+        --dev-docs 20 --negatives 0.5
 
 Run time here (2 CPU cores, MiniLM, 1 torch thread, the other core busy with other work): 43 minutes for the
 four strategies (no_prompt 7 min, the queried strategies 9-15 min each; `--strategies ...` runs a subset and
