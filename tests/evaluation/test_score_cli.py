@@ -24,8 +24,10 @@ def test_messy_output_scores_without_crashing_and_counts_bad_lines(tmp_path, dat
     # every surviving relation points at a Drug the gold never had at that span: none match
     assert out["scores"]["relations"]["lenient"]["micro"]["tp"] == 0
     assert out["scores"]["relations"]["strict"]["micro"]["fn"] == 10
-    fields = [i.split(": ")[1] for i in out["issues"]["pred"]]
+    fields = [i.split(": ")[1] for i in out["reader_issues"]["pred"]["all"]]
     # 2 tab-broken T lines, 14 spans past the end, 15 of 18 relations point at a skipped T, 10 wrong text fields
     assert {f: fields.count(f) for f in set(fields)} == {"annotation": 2, "offsets": 14, "reference": 15, "text": 10}
-    assert out["issues"]["gold"] == []
-    assert "41 bad lines skipped" in capsys.readouterr().out
+    assert out["reader_issues"]["gold"]["all"] == []
+    # the 10 text-field mismatches keep their entity: they are not counted as skipped
+    assert (out["reader_issues"]["pred"]["skipped"], out["reader_issues"]["pred"]["kept_with_warning"]) == (31, 10)
+    assert "pred: 31 annotation lines skipped, 10 kept with a warning" in capsys.readouterr().out

@@ -1,9 +1,16 @@
 """clinprompt-score: strict and lenient P/R/F1 of one brat folder against another (n2c2 2018 track 2 semantics).
 
-    clinprompt-score GOLD_DIR PRED_DIR [--types Drug Strength ...] [--relations ...] [--json OUT]
+    clinprompt-score GOLD_DIR PRED_DIR [--types Drug Strength ...] [--relations ...] [--official] [--json OUT]
+    clinprompt-score --events GOLD_DIR PRED_DIR [--json OUT]
 
-Types default to those seen in the gold. Bad lines in either folder are skipped, counted and listed (file,
-line, field, reason); a document missing from PRED_DIR counts all its gold as false negatives.
+PRED_DIR may hold .ann files alone (as training and ``clinprompt-predict`` write them): each note's text comes
+from GOLD_DIR; a .txt in PRED_DIR must be the same note. Default semantics: one-to-one matching, every
+predicted entity and relation counts whatever its type (a type the gold lacks gets its own row);
+``--types``/``--relations`` restrict both sides to the listed types. ``--official`` counts as the n2c2 2018
+track 2 script does (see clinprompt.evaluation.official); ``--events`` scores SDoH events (n2c2 2022 track 2).
+Reader issues are counted by kind (skipped / kept with a warning); the first few are printed as
+``file:line: field: reason`` and all go to --json. A note missing from PRED_DIR counts all its gold as false
+negatives (``--official`` skips it, as the script does, and says so).
 """
 
 from __future__ import annotations
@@ -13,37 +20,74 @@ import json
 import sys
 from pathlib import Path
 
-from clinprompt.data.brat import read_dir
+from clinprompt.data.brat import BratError, describe_issues, issue_summary, read_dir, read_predictions
+from clinprompt.evaluation.events import score_events
+from clinprompt.evaluation.official import official_scores
 from clinprompt.evaluation.scoring import score_documents
-from clinprompt.reporting.console import print_scores
+from clinprompt.reporting.console import print_event_scores, print_scores
+
+
+def _types(given: list[str] | None, seen: set[str], flag: str, ap: argparse.ArgumentParser) -> list[str]:
+    if given is None:
+        return sorted(seen)
+    unknown = [t for t in given if t not in seen]
+    if unknown:
+        ap.error(f"{flag}: {', '.join(unknown)} not in the gold or the predictions (types seen: "
+                 f"{', '.join(sorted(seen)) or 'none'})")
+    return list(given)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="clinprompt-score", description=__doc__.splitlines()[0])
     ap.add_argument("gold", type=Path)
     ap.add_argument("pred", type=Path)
-    ap.add_argument("--types", nargs="*", help="entity types to score (default: those in the gold)")
-    ap.add_argument("--relations", nargs="*", help="relation types to score (default: those in the gold)")
+    ap.add_argument("--types", nargs="+", help="entity types to score (default: every type on either side)")
+    ap.add_argument("--relations", nargs="+", help="relation types to score (default: every type on either side)")
+    ap.add_argument("--official", action="store_true",
+                    help="count as the n2c2 2018 track 2 evaluation script does (duplicate rule included)")
+    ap.add_argument("--events", action="store_true", help="score SDoH events (n2c2 2022 track 2)")
     ap.add_argument("--json", type=Path, help="also write the scores and the reader issues as JSON")
     args = ap.parse_args(argv)
+    if args.official and (args.types or args.relations or args.events):
+        ap.error("--official counts every type as the n2c2 script does: it takes no --types, --relations or --events")
     for folder in (args.gold, args.pred):
         if not folder.is_dir():
             ap.error(f"{folder} is not a folder of brat .txt/.ann files")
-    gold, gold_issues = read_dir(args.gold, strict=False)
-    pred, pred_issues = read_dir(args.pred, strict=False)
-    types = args.types or sorted({e.type for d in gold for e in d.entities.values()})
-    rels = args.relations if args.relations is not None else sorted({r.type for d in gold
-                                                                       for r in d.relations.values()})
-    scores = score_documents(gold, pred, types, rels)
-    print_scores(scores, title=f"{args.pred} vs {args.gold}")
-    for name, issues in (("gold", gold_issues), ("pred", pred_issues)):
-        if issues:
-            print(f"{name}: {len(issues)} bad lines skipped")
-            for issue in issues:
-                print(f"  {issue}")
+    try:
+        gold, gold_issues = read_dir(args.gold, strict=False, require_ann=True)
+        if not gold:
+            raise BratError(gold_issues[0])
+        pred, pred_issues = read_predictions(args.pred, gold, args.gold, strict=False)
+    except BratError as err:
+        print(f"clinprompt-score: error: {err}", file=sys.stderr)
+        return 2
+    if not pred:
+        print(f"warning: {args.pred} holds no .ann or .txt files: every gold annotation is a false negative")
+    missing = sorted({d.doc_id for d in gold} - {d.doc_id for d in pred})
+    if missing and pred:
+        print(f"warning: {len(missing)} gold notes have no prediction file in {args.pred} "
+              f"(first: {', '.join(missing[:3])})" + ("; --official skips them" if args.official else
+                                                      "; their gold annotations are false negatives"))
+    extra: dict = {}
+    if args.events:
+        scores = score_events(gold, pred)
+        print_event_scores(scores, title=f"{args.pred} vs {args.gold} events")
+    elif args.official:
+        scores, skipped = official_scores(gold, pred)
+        extra["skipped_notes"] = skipped
+        print_scores(scores, title=f"{args.pred} vs {args.gold} (official n2c2 2018 counting; macro = mean over "
+                                   "notes)")
+    else:
+        types = _types(args.types, {e.type for d in gold + pred for e in d.entities.values()}, "--types", ap)
+        rels = _types(args.relations, {r.type for d in gold + pred for r in d.relations.values()}, "--relations", ap)
+        scores = score_documents(gold, pred, types, rels)
+        print_scores(scores, title=f"{args.pred} vs {args.gold}")
+    summaries = {"gold": issue_summary(gold_issues), "pred": issue_summary(pred_issues)}
+    for name, summary in summaries.items():
+        for line in describe_issues(name, summary):
+            print(line)
     if args.json:
-        issues = {"gold": [str(i) for i in gold_issues], "pred": [str(i) for i in pred_issues]}
-        args.json.write_text(json.dumps({"scores": scores, "issues": issues}, indent=2))
+        args.json.write_text(json.dumps({"scores": scores, "reader_issues": summaries, **extra}, indent=2))
     return 0
 
 

@@ -19,12 +19,13 @@ class Entity:
 
     @property
     def start(self) -> int:
-        return self.fragments[0][0]
+        # a discontinuous span is reduced to its covering span (min start .. max end): brat allows the
+        # fragments in any order, and 'first start .. last end' gives start > end for out-of-order ones
+        return min(s for s, _ in self.fragments)
 
     @property
     def end(self) -> int:
-        # n2c2 track 2 semantics: a discontinuous span is reduced to first start .. last end
-        return self.fragments[-1][1]
+        return max(e for _, e in self.fragments)
 
     @property
     def span(self) -> Fragment:
@@ -93,6 +94,9 @@ class Document:
     equivs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     # sentence boundaries as [start, end) offsets; filled by the corpus loader or the splitter
     sentences: list[Fragment] = field(default_factory=list)
+    # the .ann lines as read, in file order, each with the annotation parsed from it (None: a blank line);
+    # the writer re-emits a line unchanged while its annotation is still in the document
+    source: list[tuple[object, str]] = field(default_factory=list, repr=False)
 
     def entities_of(self, etype: str) -> list[Entity]:
         return [e for e in self.entities.values() if e.type == etype]

@@ -1,15 +1,19 @@
-"""SDoH event scores (n2c2 2022 track 2), following Lybarger's brat_scoring semantics.
+"""SDoH event scores (n2c2 2022 track 2), following the challenge scorer's semantics (Kevin Lybarger's
+``brat_scoring`` package, ``score_sdoh`` defaults: triggers by overlap, span-only arguments exact,
+labelled arguments by label).
 
 An event is a trigger (event type + span) with arguments (role, entity type, span and, for labelled
 arguments, the value of the ``<Type>Val`` attribute on the argument entity, e.g. ``StatusTimeVal T3 current``).
 
-- Triggers: gold and predicted events match one-to-one when their event types are equal and the trigger
-  spans overlap (most shared characters first, ties to the earliest gold). Each trigger is one item keyed
-  ``<Event>/Trigger``.
-- Arguments of a matched event pair match one-to-one: span-only arguments (Amount, Duration, Type, ...)
-  need equal role, entity type and exact span; labelled arguments (StatusTime, StatusEmploy, TypeLiving)
-  need equal role, entity type and value, whatever their span (being attached to a matched trigger is
-  what anchors them). Keys are ``<Event>/<argument entity type>``.
+- Triggers: gold events are walked in file order; each takes the first predicted event, in file order, that
+  is still free, has the same event type and a trigger span sharing at least one character (not the best
+  overlap: a spurious earlier prediction can take a gold event whose exact prediction comes later, as in
+  the challenge scorer). Each trigger is one item keyed ``<Event>/Trigger``.
+- Arguments of a matched event pair are aligned the same way (gold arguments in file order, each takes the
+  first free matching predicted argument): span-only arguments (Amount, Duration, Type, ...) need equal
+  role, entity type and exact span; labelled arguments (StatusTime, StatusEmploy, TypeLiving) need equal
+  role, entity type and value, whatever their span (being attached to a matched trigger is what anchors
+  them). Keys are ``<Event>/<argument entity type>``.
 - Arguments of an unmatched predicted event are false positives; of an unmatched gold event, false
   negatives.
 
@@ -25,7 +29,7 @@ import torch
 import torchmetrics
 
 from clinprompt.data.document import Document
-from clinprompt.evaluation.matching import one_to_one, overlap, pair_documents
+from clinprompt.evaluation.matching import overlap, pair_documents
 from clinprompt.evaluation.scoring import prf
 
 TRIGGER = "Trigger"
@@ -84,6 +88,18 @@ def _argument_score(labelled: frozenset[str]):
     return score
 
 
+def first_free(gold: Sequence, pred: Sequence, score) -> list[tuple[int, int]]:
+    """(gold index, pred index) pairs: each gold item in order takes the first free pred with score > 0."""
+    used: set[int] = set()
+    pairs = []
+    for i, g in enumerate(gold):
+        j = next((j for j, p in enumerate(pred) if j not in used and score(g, p) > 0), None)
+        if j is not None:
+            used.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
 def event_counts(gold: Sequence[EventMention], pred: Sequence[EventMention],
                  labelled: Sequence[str] = LABELLED_ARGUMENTS) -> dict[tuple[str, str], list[int]]:
     """{(event type, argument type or 'Trigger'): [tp, fp, fn]} for one document."""
@@ -101,11 +117,10 @@ def event_counts(gold: Sequence[EventMention], pred: Sequence[EventMention],
         for a in ev.args:
             add((ev.type, a.type), 2)
     arg_score = _argument_score(frozenset(labelled))
-    for i, j in one_to_one(gold, pred, _trigger_score, lambda e: (e.start, e.end)):
+    for i, j in first_free(gold, pred, _trigger_score):
         g, p = gold[i], pred[j]
         hits = [(g.type, TRIGGER)]
-        hits += [(g.type, g.args[a].type)
-                 for a, _ in one_to_one(g.args, p.args, arg_score, lambda x: (x.start, x.end))]
+        hits += [(g.type, g.args[a].type) for a, _ in first_free(g.args, p.args, arg_score)]
         for key in hits:
             c = counts[key]
             c[0], c[1], c[2] = c[0] + 1, c[1] - 1, c[2] - 1

@@ -36,3 +36,16 @@ def print_results(results: dict, split: str = "test") -> None:
     if p:
         console.print(f"parameters: total {p.get('total'):,}  trainable {p.get('trainable'):,} "
                       f"({p.get('trainable_pct')}%)")
+
+
+def print_event_scores(scores: dict, title: str = "", console: Console | None = None) -> None:
+    """SDoH event scores: overall, per event type and per (event type, argument type)."""
+    console = console or Console()
+    table = Table(title=title)
+    for col in ("key", "P", "R", "F1", "tp", "fp", "fn"):
+        table.add_column(col, justify="left" if col == "key" else "right")
+    rows = [("overall", scores["micro"])] + list(scores["per_event"].items()) + list(scores["per_argument"].items())
+    for name, m in rows:
+        table.add_row(name, *[f"{m[k]:.3f}" for k in ("precision", "recall", "f1")],
+                      *[str(m[k]) for k in ("tp", "fp", "fn")])
+    console.print(table)
