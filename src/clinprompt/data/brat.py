@@ -286,7 +286,8 @@ def read_predictions(folder: Path, gold: list[Document], gold_dir: Path | None =
         if g is not None and txt.exists():
             own = read_text(txt, strict, issues)
             if own != g.text:
-                at = next((i for i, (a, b) in enumerate(zip(own, g.text)) if a != b), min(len(own), len(g.text)))
+                at = next((i for i, (a, b) in enumerate(zip(own, g.text, strict=False)) if a != b),
+                          min(len(own), len(g.text)))
                 gold_path = Path(gold_dir) / f"{stem}.txt" if gold_dir else f"the gold note {stem!r}"
                 raise BratError(BratIssue(str(txt), own.count("\n", 0, at) + 1, "text",
                                           f"differs from {gold_path} from character {at} on ({len(own)} vs "

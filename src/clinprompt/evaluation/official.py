@@ -106,7 +106,7 @@ def official_scores(gold: Sequence[Document], pred: Sequence[Document]) -> tuple
     by_id = {d.doc_id: d for d in pred}
     common = [(g, by_id[g.doc_id]) for g in gold if g.doc_id in by_id]
     gold_ids = {g.doc_id for g in gold}
-    skipped = sorted((gold_ids ^ by_id.keys()))
+    skipped = sorted(gold_ids ^ by_id.keys())
     ent_pairs = [(list(_spans(g).values()), list(_spans(p).values())) for g, p in common]
     rel_pairs = [(_rels(g), _rels(p)) for g, p in common]
     etypes = sorted({x[0] for g, s in ent_pairs for x in g + s})
