@@ -93,19 +93,25 @@ def test_unchanged_lines_are_written_back_byte_for_byte(tmp_path):
 
 
 def test_public_brat_samples_round_trip_identically(tmp_path, data_dir):
+    checked = 0
     for folder in sorted(p for p in (data_dir / "etude-brat-samples").iterdir() if p.is_dir()):
         docs, issues = read_dir(folder, strict=False)
-        if issues:
-            continue  # a line the reader skips cannot be written back
+        # a skipped line cannot be written back; kept ones (text-field mismatches) are, byte for byte
+        lossy = {i.path for i in issues if i.action == SKIPPED}
+        docs = [d for d in docs if str(folder / f"{d.doc_id}.ann") not in lossy]
+        checked += len(docs)
         for d in docs:
             write_document(d, tmp_path / folder.name)
             for ext in (".ann", ".txt"):
                 original = folder / f"{d.doc_id}{ext}"
                 if original.exists():
                     assert (tmp_path / folder.name / original.name).read_bytes() == original.read_bytes(), original
-        again, _ = read_dir(tmp_path / folder.name, strict=True)
+        if not docs:
+            continue
+        again, _ = read_dir(tmp_path / folder.name, strict=False)
         assert [(d.entities, d.relations, d.events, d.attributes) for d in again] == \
                [(d.entities, d.relations, d.events, d.attributes) for d in docs]
+    assert checked >= 3  # medXN_test and two of the three brat_reference notes
 
 
 def test_gold_side_reports_txt_without_ann_and_empty_folders(tmp_path):
