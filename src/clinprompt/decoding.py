@@ -76,7 +76,7 @@ class Predictor:
             decoded = heads.decode(heads(h), batch["ctx_mask"], cap, flat=self.flat)
             kept = [(d, k) for d, k in zip(decoded, _kept(chunk, decoded, tdocs), strict=True) if k[0] is not None]
             # labelled tails (SDoH StatusTime, ...) get a value, all of a batch in one pass of the value head
-            tails = [schema.relation_heads[k[1]][0] if batch["task"] == "relations" else None for _, k in kept]
+            tails = [_value_tail(schema, k[1]) if batch["task"] == "relations" else None for _, k in kept]
             labelled = [n for n, t in enumerate(tails) if value_head is not None and t in schema.value_labels]
             values: dict[int, str] = {}
             if labelled:
@@ -129,7 +129,7 @@ class Predictor:
         for ex_i, rel, s, e, value in sorted(self._run(examples, tdocs), key=lambda x: (x[0], x[2], x[3], x[1])):
             ex = examples[ex_i]
             doc, ids = full_docs[ex.doc_id], index[ex.doc_id]
-            tail_type = self.builder.schema.relation_heads[rel][0]
+            tail_type = _tail_type(self.builder.schema, rel, doc.entities[ex.head_id].type, ids, (s, e))
             tail_id = ids.get((tail_type, (s, e)))
             if tail_id is None:  # a tail the concept stage does not predict becomes an entity of the full doc
                 tail_id = _free_id(doc.entities, "T")
@@ -144,6 +144,19 @@ class Predictor:
             if value is not None and not any(a.target == tail_id and a.name == name for a in doc.attributes.values()):
                 aid = _free_id(doc.attributes, "A")
                 doc.attributes[aid] = Attribute(aid, name, tail_id, value)
+
+
+def _value_tail(schema, rel: str) -> str:
+    """The tail type whose value a relation span gets: the first of ``rel``'s tail types with labelled values."""
+    tails = schema.tail_types(rel)
+    return next((t for t in tails if t in schema.value_labels), tails[0])
+
+
+def _tail_type(schema, rel: str, head_type: str, ids: dict, span: tuple[int, int]) -> str:
+    """A relation type may link several tail types to one head type (Has_value: Measurement or Condition ->
+    Value): the tail takes the type the concept stage predicted at that span, else the first listed pair's."""
+    tails = schema.tail_types(rel, head_type) or schema.tail_types(rel)
+    return next((t for t in tails if (t, span) in ids), tails[0])
 
 
 def _kept(examples: Sequence[MRCExample], decoded: list[tuple[int, int, int, int]],

@@ -21,15 +21,32 @@ log = logging.getLogger(__name__)
 QUERY_KINDS = ("none", "hard", "soft")
 
 
+Pair = tuple[str, str]  # (tail/Arg1 type, head/Arg2 type)
+
+
+def as_pairs(value) -> tuple[Pair, ...]:
+    """A relation type's argument-type pairs from one ``(tail, head)`` pair or a sequence of pairs."""
+    if len(value) == 2 and all(isinstance(v, str) for v in value):
+        return ((value[0], value[1]),)
+    return tuple((p[0], p[1]) for p in value)
+
+
 @dataclass(frozen=True)
 class Schema:
+    """``relation_heads`` maps a relation type to its (tail, head) type pairs; one relation type may link
+    several pairs (``Has_value``: Measurement -> Value and Condition -> Value). A single pair is accepted
+    too and stored as a one-pair tuple."""
+
     dataset: str
     entity_types: tuple[str, ...]
     relation_types: tuple[str, ...] = ()
-    relation_heads: dict[str, tuple[str, str]] = field(default_factory=dict)  # rel -> (tail, head) types
+    relation_heads: dict[str, tuple[Pair, ...]] = field(default_factory=dict)
     # tail types whose spans also carry a labelled value (SDoH StatusTime -> none|current|past|future)
     value_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     events: bool = False  # relations are event arguments (head = trigger): predictions are written as events
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "relation_heads", {k: as_pairs(v) for k, v in self.relation_heads.items()})
 
     @property
     def value_pairs(self) -> tuple[tuple[str, str], ...]:
@@ -40,15 +57,20 @@ class Schema:
     def from_dict(cls, d: dict) -> Schema:
         """From its saved form (checkpoint hyper-parameters: lists instead of tuples)."""
         return cls(d["dataset"], tuple(d["entity_types"]), tuple(d.get("relation_types", ())),
-                   {k: tuple(v) for k, v in d.get("relation_heads", {}).items()},
+                   dict(d.get("relation_heads", {})),
                    {k: tuple(v) for k, v in d.get("value_labels", {}).items()}, bool(d.get("events", False)))
 
     @property
     def head_types(self) -> tuple[str, ...]:
-        return tuple(sorted({self.relation_heads[r][1] for r in self.relation_types}))
+        return tuple(sorted({h for r in self.relation_types for _, h in self.relation_heads[r]}))
 
     def relations_for_head(self, head_type: str) -> tuple[str, ...]:
-        return tuple(r for r in self.relation_types if self.relation_heads[r][1] == head_type)
+        return tuple(r for r in self.relation_types if any(h == head_type for _, h in self.relation_heads[r]))
+
+    def tail_types(self, rel: str, head_type: str | None = None) -> tuple[str, ...]:
+        """The tail types ``rel`` links to a head of ``head_type`` (any head when None), in listed order."""
+        out = [t for t, h in self.relation_heads[rel] if head_type is None or h == head_type]
+        return tuple(dict.fromkeys(out))
 
     def block_id(self, label: str) -> int:
         """Prompt block of a type: entity types first, then relation types."""
@@ -177,8 +199,10 @@ class ExampleBuilder:
             rel_head = (toks[0] - w.start, toks[1] - w.start)
 
             def tails(rel: str, ch: int, head=head, w=w) -> list[tuple[tuple[int, int, int], int]]:
+                ok = self.schema.tail_types(rel, head.type)
                 ents = [gold.entities[r.arg1] for r in gold.relations.values()
-                        if r.type == rel and r.arg2 == head.id and r.arg1 in gold.entities]
+                        if r.type == rel and r.arg2 == head.id and r.arg1 in gold.entities
+                        and gold.entities[r.arg1].type in ok]
                 return [(s, values.get(e.id, -1)) for e in ents for s in self._spans_in(tdoc, w, [e], ch)]
 
             if self.query == "none":

@@ -24,7 +24,8 @@ class Corpus:
     splits: dict[str, list[Document]]  # "train", "dev" (may be empty), "test"
     entity_types: tuple[str, ...]
     relation_types: tuple[str, ...] = ()
-    relation_heads: dict[str, tuple[str, str]] = field(default_factory=dict)  # rel -> (tail/arg1, head/arg2)
+    # rel -> (tail/arg1, head/arg2), or a tuple of such pairs when one relation type links several
+    relation_heads: dict[str, tuple] = field(default_factory=dict)
     issues: list[BratIssue] = field(default_factory=list)  # reader problems kept in lenient mode
 
     def documents(self) -> list[Document]:
@@ -66,8 +67,9 @@ def split_of(key: str, dev_pct: int = 10, test_pct: int = 10) -> str:
     return "dev" if b < test_pct + dev_pct else "train"
 
 
-def relation_heads_seen(docs: list[Document]) -> dict[str, tuple[str, str]]:
-    """relation type -> (arg1 type, arg2 type) as annotated; the most frequent pair wins when data disagree."""
+def relation_heads_seen(docs: list[Document]) -> dict[str, tuple]:
+    """relation type -> (arg1 type, arg2 type) as annotated; a type annotated between several pairs maps to
+    all of them, most frequent first (ties by name)."""
     seen: dict[str, dict[tuple[str, str], int]] = {}
     for d in docs:
         for r in d.relations.values():
@@ -76,4 +78,8 @@ def relation_heads_seen(docs: list[Document]) -> dict[str, tuple[str, str]]:
                 continue
             pairs = seen.setdefault(r.type, {})
             pairs[(a1.type, a2.type)] = pairs.get((a1.type, a2.type), 0) + 1
-    return {rel: max(sorted(pairs), key=pairs.__getitem__) for rel, pairs in sorted(seen.items())}
+    out: dict[str, tuple] = {}
+    for rel, pairs in sorted(seen.items()):
+        ranked = tuple(sorted(pairs, key=lambda p: (-pairs[p], p)))
+        out[rel] = ranked[0] if len(ranked) == 1 else ranked
+    return out
