@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
 from clinprompt.data import setup_cache
+from clinprompt.data.brat import describe_issues, issue_summary
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Entity
 from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema, predicted_head_examples, swap_in
@@ -124,9 +125,10 @@ class MRCDataModule(L.LightningDataModule):
         self.train_examples = self._keep_negatives(self._train_examples(train), float(ds.get("negatives", 1.0)))
         self.stats = {"train_docs": len(train), "dev_docs": len(dev), "test_docs": len(self.eval_docs["test"]),
                       "train_examples": len(self.train_examples), "tokens_cached": cached,
-                      "window_size": self.builder.window_size, "reader_issues": len(getattr(corpus, "issues", [])),
+                      "window_size": self.builder.window_size, "reader_issues": issue_summary(getattr(corpus, "issues", [])),
                       "setup_s": round(time.perf_counter() - t0, 3)}
-        log.info("data: %s", self.stats)
+        log.info("data: %s", {k: v for k, v in self.stats.items() if k != "reader_issues"})
+        _warn_issues(self.stats)
         self._ready = True
         self._store()
 
@@ -156,7 +158,8 @@ class MRCDataModule(L.LightningDataModule):
             setattr(self, k, v)
         self._load_builder()
         self.stats = {**self.stats, "setup_cached": True, "setup_s": round(time.perf_counter() - t0, 3)}
-        log.info("data (cached set-up): %s", self.stats)
+        log.info("data (cached set-up): %s", {k: v for k, v in self.stats.items() if k != "reader_issues"})
+        _warn_issues(self.stats)  # the cached stats carry the reader issues: a cached run reports them too
         self._ready = True
         return True
 
@@ -238,3 +241,12 @@ class MRCDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._doc_loader("test")
+
+
+def _warn_issues(stats: dict) -> None:
+    """The corpus reader's issues by kind and the first few, as one warning (never note text)."""
+    summary = stats.get("reader_issues")
+    if summary:
+        lines = describe_issues("corpus", summary)
+        if lines:
+            log.warning("\n".join(lines))

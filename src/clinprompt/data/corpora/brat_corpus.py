@@ -112,9 +112,6 @@ def _load(name: str, root: str | Path, key: str, entity_types, relation_types, s
         if dropped:
             log.info("%s: %d annotations of unlisted types dropped", name, dropped)
     heads = dict(fixed_heads) if fixed_heads is not None else _heads(rtypes, etypes, docs)
-    if issues:
-        log.warning("%s: %d bad annotation lines skipped (lenient mode); see results for the count", name,
-                    len(issues))
     return Corpus(name, splits, etypes, rtypes, heads, issues)
 
 
