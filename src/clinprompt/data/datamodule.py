@@ -125,7 +125,8 @@ class MRCDataModule(L.LightningDataModule):
         self.train_examples = self._keep_negatives(self._train_examples(train), float(ds.get("negatives", 1.0)))
         self.stats = {"train_docs": len(train), "dev_docs": len(dev), "test_docs": len(self.eval_docs["test"]),
                       "train_examples": len(self.train_examples), "tokens_cached": cached,
-                      "window_size": self.builder.window_size, "reader_issues": issue_summary(getattr(corpus, "issues", [])),
+                      "window_size": self.builder.window_size,
+                      "reader_issues": issue_summary(getattr(corpus, "issues", [])),
                       "setup_s": round(time.perf_counter() - t0, 3)}
         log.info("data: %s", {k: v for k, v in self.stats.items() if k != "reader_issues"})
         _warn_issues(self.stats)
