@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from clinprompt.cli.score import main as score_main
 from clinprompt.data.corpora.brat_corpus import load_brat_corpus
 from clinprompt.data.document import Document, Entity
 from clinprompt.data.mrc import ExampleBuilder, Schema
@@ -92,3 +93,8 @@ def test_multi_pair_corpus_trains_and_decodes_end_to_end(tmp_path):
     assert set(rel["per_type"]) == {"Has_value"}
     assert rel["per_type"]["Has_value"]["tp"] + rel["per_type"]["Has_value"]["fn"] == 6  # 2 test notes x 3
     assert sorted(p.name for p in (run_dir / "predictions" / "test").glob("*.ann")) == ["test0.ann", "test1.ann"]
+    # the run's own prediction folder (.ann files alone) scores as results.json says
+    assert score_main([str(root / "test"), str(run_dir / "predictions" / "test"), "--relations", "Has_value",
+                       "--json", str(tmp_path / "s.json")]) == 0
+    scored = json.loads((tmp_path / "s.json").read_text())["scores"]
+    assert scored["relations"] == res["metrics"]["test"]["relations"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from clinprompt.data.brat import read_dir, write_document
+from clinprompt.data.brat import describe_issues, issue_summary, read_dir, write_document
 from clinprompt.data.corpora.sdoh import as_event_document
 from clinprompt.data.mrc import ExampleBuilder, Schema
 from clinprompt.data.sentences import split_sentences
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                    "weights": weights_hash(backbone)}
     log.info("backbone %s loaded once in %.1fs", model_cfg.get("name"), time.perf_counter() - t0)
     docs, issues = read_dir(args.notes, strict=False)
+    for line in describe_issues(str(args.notes), issue_summary(issues)):  # file:line: field: reason, no text
+        log.warning(line)
     for d in docs:
         d.sentences = d.sentences or split_sentences(d.text)
     tdocs = {d.doc_id: tokenize_document(d, tokenizer) for d in docs}  # shared by every prompt set

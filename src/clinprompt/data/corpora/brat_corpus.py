@@ -62,7 +62,7 @@ def _read_splits(root: Path, key: str, strict: bool) -> tuple[dict[str, list[Doc
                 continue
             raise FileNotFoundError(f"brat corpus at {root} has no {split}/ folder of .txt/.ann files: "
                                     f"set {key} to a folder holding train/ and test/ (dev/ optional)")
-        docs, found = read_dir(folder, strict=strict)
+        docs, found = read_dir(folder, strict=strict, require_ann=True)
         splits[split], issues = docs, issues + found
     if "dev" not in splits:
         splits["train"], splits["dev"] = carve_dev(splits["train"])
