@@ -183,3 +183,15 @@ def test_sdoh_trigger_alignment_walks_gold_then_predictions_in_file_order(tmp_pa
     assert _counts(s["per_argument"]["Alcohol/StatusTime"]) == [1, 1, 0]
     out = _score(tmp_path, "--events", gold={"s.txt": text, "s.ann": gold_ann}, pred={"s.ann": SDOH_PRED})
     assert out["scores"] == json.loads(json.dumps(s))
+
+
+@pytest.mark.parametrize("folder", ["brat_reference", "medXN_test", "medex_test"])
+def test_public_gold_vs_itself_is_perfect_in_every_mode(tmp_path, data_dir, folder):
+    src = data_dir / "etude-brat-samples" / folder
+    for flags in ((), ("--official",)):
+        assert main([str(src), str(src), "--json", str(tmp_path / "s.json"), *flags]) == 0
+        scores = json.loads((tmp_path / "s.json").read_text())["scores"]
+        for kind in scores:
+            for mode in ("strict", "lenient"):
+                m = scores[kind][mode]["micro"]
+                assert m["tp"] > 0 and (m["fp"], m["fn"], m["f1"]) == (0, 0, 1.0), (folder, flags, kind, mode)

@@ -96,7 +96,7 @@ class Document:
     sentences: list[Fragment] = field(default_factory=list)
     # the .ann lines as read, in file order, each with the annotation parsed from it (None: a blank line);
     # the writer re-emits a line unchanged while its annotation is still in the document
-    source: list[tuple[object, str]] = field(default_factory=list, repr=False)
+    source: list[tuple[object, str]] = field(default_factory=list, repr=False, compare=False)
 
     def entities_of(self, etype: str) -> list[Entity]:
         return [e for e in self.entities.values() if e.type == etype]
