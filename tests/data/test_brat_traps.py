@@ -124,3 +124,13 @@ def test_gold_side_reports_txt_without_ann_and_empty_folders(tmp_path):
     (tmp_path / "e").mkdir()
     _, issues = read_dir(tmp_path / "e", strict=False, require_ann=True)
     assert [(i.field, i.reason) for i in issues] == [("folder", "no .txt notes in this folder")]
+
+
+def test_a_line_separator_inside_a_text_field_does_not_split_the_line(tmp_path):
+    text = "aspirin\u2028daily"
+    ann = "T1\tDrug 0 13\taspirin\u2028daily\nT2\tFrequency 8 13\tdaily\n"
+    issues = []
+    doc = parse_ann(ann, text, "d", strict=False, issues=issues)
+    assert issues == [] and list(doc.entities) == ["T1", "T2"]
+    write_document(doc, tmp_path)
+    assert (tmp_path / "d.ann").read_text(encoding="utf-8") == ann

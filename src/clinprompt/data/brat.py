@@ -181,7 +181,11 @@ def parse_ann(ann_text: str, text: str, doc_id: str, path: str = "", strict: boo
 
     ref_lines: list[tuple[int, str | None, tuple[str, ...]]] = []
     ann_text = ann_text.removeprefix(BOM)
-    for no, raw in enumerate(ann_text.splitlines(keepends=True), 1):
+    # lines end at '\n' only (as in brat): str.splitlines would also split inside a text field at U+2028,
+    # U+0085, form feeds ...
+    raws = [line + "\n" for line in ann_text.split("\n")]
+    raws[-1] = raws[-1][:-1]
+    for no, raw in enumerate((r for r in raws if r), 1):
         line = raw.rstrip("\r\n")
         if not line.strip():
             doc.source.append((None, raw))
