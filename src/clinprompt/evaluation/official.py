@@ -1,8 +1,9 @@
 """The counting of the n2c2 2018 track 2 evaluation script, for comparison with published numbers.
 
-Semantics reproduced (our own code) from ``track2_eval.py`` of the 2018 n2c2 shared task evaluation scripts
-(``SingleEvaluator``/``MultipleEvaluator``/``Corpora``, track 2, as distributed with the challenge and in
-github.com/filannim/2018_n2c2_evaluation_scripts):
+Semantics reproduced (our own code, not a copy) from the track 2 evaluation script distributed with the n2c2
+2018 data (``track2_eval.py``: ``RecordTrack2``, ``SingleEvaluator``, ``MultipleEvaluator``, ``Corpora``), read in
+the copies that keep its counting unchanged, e.g. NLPatVCU/medaCy ``inter_dataset_agreement.py`` ("came with the
+n2c2 dataset"); filannim/2018_n2c2_evaluation_scripts is the same family (track 1):
 
 - Files: only notes with an .ann on both sides are scored; the others are skipped (listed, not counted).
 - Spans: a T line's span is its first listed start .. its last listed end (fragments in between ignored).
