@@ -186,3 +186,22 @@ def test_refinement_never_changes_counts(tmp_path, mode):
         assert all((s.kind == "fn") == (s.side == "gold") for s in d.spans if s.error)
     assert sum(d.errors("type") for d in an.docs) > 0
     assert (sum(d.errors("boundary") for d in an.docs) > 0) == (mode == "strict")
+
+
+def test_report_writes_the_page_of_a_runs_test_predictions(tmp_path, capsys):
+    from clinprompt.cli.report import main as report_main
+
+    gold, pred = _folders(tmp_path)
+    run = tmp_path / "run"
+    shutil.copytree(pred, run / "predictions" / "test")  # what a run writes: .ann files alone
+    out = tmp_path / "pages" / "view.html"
+    assert report_main(["--view", str(run), str(gold), "--out", str(out)]) == 0
+    page = parse(out)
+    assert (page.count("ann", "pred", "k-tp"), page.count("ann", "pred", "k-fp"),
+            page.count("ann", "gold", "k-fn")) == (5, 3, 4)  # a: 2/3/3, b: 3/0/0, c: 0/0/1 (hand counts above)
+    assert "TP 5 FP 3 FN 4" in capsys.readouterr().out
+    # without --out the page is not written anywhere
+    assert report_main(["--view", str(run), str(gold)]) == 2
+    assert "--view needs --out FILE.html" in capsys.readouterr().err
+    assert report_main(["--view", str(tmp_path / "nope"), str(gold), "--out", str(out)]) == 2
+    assert "predictions/test: missing" in capsys.readouterr().err

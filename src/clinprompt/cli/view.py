@@ -32,6 +32,23 @@ def build(gold_dir: Path, pred_dir: Path, out: Path, mode: str = "strict", types
     return line + (f"; {n_issues} bad input lines skipped, listed on the page)" if n_issues else ")")
 
 
+def view_run(run_dir: Path, gold_dir: Path, out: Path | None) -> int:
+    """``clinprompt-report --view RUN GOLD --out FILE``: the page of a run's test predictions."""
+    preds = Path(run_dir) / "predictions" / "test"
+    try:
+        if out is None or out.suffix.lower() not in (".html", ".htm"):
+            raise ValueError("--view needs --out FILE.html: the page holds note text, so it goes only where you say")
+        if not preds.is_dir():
+            raise FileNotFoundError(f"{preds}: missing; a finished run writes its test predictions there")
+        if not Path(gold_dir).is_dir():
+            raise FileNotFoundError(f"{gold_dir}: not a folder of the run's gold test notes (brat .txt + .ann)")
+        print(build(gold_dir, preds, out, title=f"{Path(run_dir).name}: test predictions vs {Path(gold_dir).name}"))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"clinprompt-report: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="clinprompt-view", description=__doc__.splitlines()[0])
     ap.add_argument("gold", type=Path, help="brat folder of gold notes (.txt + .ann)")
