@@ -57,6 +57,7 @@ table{border-collapse:collapse}
  white-space:nowrap;cursor:default}
 .bar>.ann em{font-style:normal;color:#fff;padding:0 3px;height:100%;display:flex;align-items:center;
  border-radius:4px 0 0 4px}
+.bar.c-tp,.bar.c-tp>.ann{background:color-mix(in srgb,var(--tc) 55%,#fff)}
 .bar.hl{outline:2px solid #1d2330;z-index:2}
 .rels{font-size:12.5px;margin-top:4px;width:100%}
 .rels th{text-align:left;color:#6b7280;font-weight:600;border-bottom:1px solid #e3e6eb;padding:2px 8px}
