@@ -205,3 +205,29 @@ def test_report_writes_the_page_of_a_runs_test_predictions(tmp_path, capsys):
     assert "--view needs --out FILE.html" in capsys.readouterr().err
     assert report_main(["--view", str(tmp_path / "nope"), str(gold), "--out", str(out)]) == 2
     assert "predictions/test: missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("gold_name,pred_name", [("medXN_test", "medex_test"), ("brat_reference", "brat_system_out")])
+def test_etude_fixtures_match_clinprompt_score(tmp_path, data_dir, gold_name, pred_name):
+    """Third-party brat pairs: a messy system output with malformed lines, and a system folder of .ann files alone
+    (clinprompt-score is given a copy with the gold notes added; the page takes them from the gold folder)."""
+    src = data_dir / "etude-brat-samples"
+    gold, pred, scored = tmp_path / "gold", tmp_path / "pred", tmp_path / "pred_with_text"
+    shutil.copytree(src / gold_name, gold)
+    shutil.copytree(src / pred_name, pred)
+    shutil.copytree(pred, scored)
+    for ann in scored.glob("*.ann"):
+        if not ann.with_suffix(".txt").exists():
+            shutil.copy(gold / f"{ann.stem}.txt", scored)
+    assert score_main([str(gold), str(scored), "--json", str(tmp_path / "s.json")]) == 0
+    data = json.loads((tmp_path / "s.json").read_text())
+    out = tmp_path / "view.html"
+    assert view_main([str(gold), str(pred), "--out", str(out)]) == 0
+    page = parse(out)
+    for what, side in (("concepts", "pred"), ("relations", "rel")):
+        micro = data["scores"][what]["strict"]["micro"]
+        got = (page.count("ann", side, "k-tp"), page.count("ann", side, "k-fp"),
+               page.count("ann", "gold" if side == "pred" else "rel", "k-fn"))
+        assert got == (micro["tp"], micro["fp"], micro["fn"])
+    n_issues = len(data["issues"]["gold"]) + len(data["issues"]["pred"])
+    assert (f"{n_issues} bad input lines skipped" in out.read_text()) == (n_issues > 0)
