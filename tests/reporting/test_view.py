@@ -96,6 +96,8 @@ def test_hand_counted_outcomes(tmp_path):
     assert sorted((r.kind, r.type) for r in a.relations) == [
         ("fn", "Frequency-Drug"), ("fn", "Reason-Drug"), ("fn", "Strength-Drug"),
         ("fp", "Frequency-Drug"), ("fp", "Strength-Drug"), ("tp", "Route-Drug")]
+    # every missed / spurious relation here fails on its attribute argument; the Drug argument is found
+    assert {r.args_found for r in a.relations if r.kind != "tp"} == {(False, True)}
     b = next(d for d in an.docs if d.doc_id == "b")
     c = next(d for d in an.docs if d.doc_id == "c")
     assert b.counts() == (3, 0, 0) and c.counts() == (0, 0, 1) and not c.has_pred

@@ -26,6 +26,7 @@ from clinprompt.evaluation.matching import (
     overlap,
     pair_documents,
     relation_mentions_of,
+    span_score,
 )
 from clinprompt.evaluation.scoring import prf, score_documents
 
@@ -54,6 +55,8 @@ class RelationRow:
     arg2: Mention
     gold_id: str = ""
     pred_id: str = ""
+    # for a missed or spurious relation: does each argument match an entity on the other side (same mode)?
+    args_found: tuple[bool, bool] = (True, True)
 
 
 @dataclass
@@ -193,13 +196,19 @@ def analyse_document(gold: Document | None, pred: Document | None, types: Sequen
     (gr, grm), (pr, prm) = _relations(gold, relation_types), _relations(pred, relation_types)
     rpairs = match_relations(grm, prm, mode)
     rg_hit, rp_hit = dict(rpairs), {j: i for i, j in rpairs}
+    def found(arg: Mention, other: list[Mention]) -> bool:
+        return any(span_score(arg, o, mode) for o in other)
+
     for i, r in enumerate(gr):
-        kind = "tp" if i in rg_hit else "fn"
-        doc.relations.append(RelationRow(kind, r.type, grm[i].arg1, grm[i].arg2, r.id,
-                                         pr[rg_hit[i]].id if i in rg_hit else ""))
+        if i in rg_hit:
+            doc.relations.append(RelationRow("tp", r.type, grm[i].arg1, grm[i].arg2, r.id, pr[rg_hit[i]].id))
+        else:
+            doc.relations.append(RelationRow("fn", r.type, grm[i].arg1, grm[i].arg2, r.id, "",
+                                             (found(grm[i].arg1, pm), found(grm[i].arg2, pm))))
     for j, r in enumerate(pr):
         if j not in rp_hit:
-            doc.relations.append(RelationRow("fp", r.type, prm[j].arg1, prm[j].arg2, "", r.id))
+            doc.relations.append(RelationRow("fp", r.type, prm[j].arg1, prm[j].arg2, "", r.id,
+                                             (found(prm[j].arg1, gm), found(prm[j].arg2, gm))))
     doc.relations.sort(key=lambda r: (r.arg2.start, r.arg1.start, r.type, r.kind))
     return doc
 

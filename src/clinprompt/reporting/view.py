@@ -23,6 +23,14 @@ CATEGORIES = (("tp", "correct"), ("fp", "false positive"), ("fn", "false negativ
 _TAG = {"tp": "✓", "fp": "FP", "fn": "FN", "boundary": "B", "type": "T"}
 _REL = {"tp": "correct", "fp": "spurious", "fn": "missed"}
 LANE = 16  # px per bar lane
+LEGEND = (
+    '<p class="legend">Gold entities are drawn <b>above</b> the text, predictions <b>below</b>; one lane per nesting '
+    'level. Colour = entity type; tag = outcome: <span class="tag c-tp">✓</span> matched, <span class="tag c-fp">FP'
+    '</span>/<span class="tag c-fn">FN</span> unmatched, <span class="tag c-boundary">B</span> boundary error (same '
+    'type, overlapping span), <span class="tag c-type">T</span> type error (same span, other type); a boundary or '
+    'type error is one FP plus one FN in the counts. In the relation lists, a <span class="arg no-match">wavy</span> '
+    'argument has no matching entity on the other side. Matching: clinprompt-score, {mode} mode (discontinuous '
+    'spans as first start .. last end). Hover a tag for ids and offsets; hover a bar to outline its partner.</p>')
 
 
 def category(s: Span) -> str:
@@ -116,8 +124,13 @@ def _text_html(doc: DocErrors, type_ix: dict[str, int]) -> str:
     return f'<div class="text" style="{style}">{"".join(out)}</div>'
 
 
-def _arg(text: str, m: Mention) -> str:
-    return (f'<span class="arg">{html.escape(text[m.start:m.end])}</span> '
+def _arg(text: str, m: Mention, found: bool, kind: str) -> str:
+    if found:
+        attrs = 'class="arg"'
+    else:
+        other = "predicted" if kind == "fn" else "gold"
+        attrs = f'class="arg no-match" title="no {other} {html.escape(m.label)} entity matches this argument"'
+    return (f'<span {attrs}>{html.escape(text[m.start:m.end])}</span> '
             f'<small>{html.escape(m.label)} [{m.start}, {m.end})</small>')
 
 
@@ -129,7 +142,8 @@ def _relations_html(doc: DocErrors, rel_ix: dict[str, int]) -> str:
         ids = " / ".join(x for x in (r.gold_id and f"gold {r.gold_id}", r.pred_id and f"pred {r.pred_id}") if x)
         rows.append(f'<tr class="ann rel k-{r.kind} c-{r.kind} r-{rel_ix[r.type]}" title="{html.escape(ids)}">'
                     f'<td><span class="tag c-{r.kind}">{_REL[r.kind]}</span></td><td>{html.escape(r.type)}</td>'
-                    f'<td>{_arg(doc.text, r.arg1)}</td><td>{_arg(doc.text, r.arg2)}</td></tr>')
+                    f'<td>{_arg(doc.text, r.arg1, r.args_found[0], r.kind)}</td>'
+                    f'<td>{_arg(doc.text, r.arg2, r.args_found[1], r.kind)}</td></tr>')
     return ('<table class="rels"><thead><tr><th>relation</th><th>type</th><th>Arg1</th><th>Arg2</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
 
@@ -225,13 +239,7 @@ def render(an: Analysis, title: str = "clinprompt error analysis") -> str:
             counts[s.side][s.kind] = counts[s.side].get(s.kind, 0) + 1
         for r in d.relations:
             counts["rel"][r.kind] = counts["rel"].get(r.kind, 0) + 1
-    legend = ('<p class="legend">Gold entities are drawn <b>above</b> the text, predictions <b>below</b>; one lane '
-              'per nesting level. Colour = entity type; tag = outcome: <span class="tag c-tp">✓</span> matched, '
-              '<span class="tag c-fp">FP</span>/<span class="tag c-fn">FN</span> unmatched, '
-              '<span class="tag c-boundary">B</span> boundary error (same type, overlapping span), '
-              '<span class="tag c-type">T</span> type error (same span, other type); a boundary or type error is '
-              f'one FP plus one FN in the counts. Matching: clinprompt-score, {an.mode} mode (discontinuous spans as '
-              'first start .. last end). Hover a tag for ids and offsets.</p>')
+    legend = LEGEND.format(mode=an.mode)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<style>{STYLE}{_type_css(type_ix, rel_ix)}:root{{--lane:{LANE}px}}</style></head><body>"

@@ -66,6 +66,7 @@ table{border-collapse:collapse}
 .arg{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono",monospace;background:#f1f3f6;padding:0 3px;
  border-radius:3px}
 .rels small{color:#6b7280}
+.arg.no-match{text-decoration:underline wavy #d62728;text-underline-offset:3px}
 .hide-c-tp #docs .c-tp,.hide-c-fp #docs .c-fp,.hide-c-fn #docs .c-fn,.hide-c-boundary #docs .c-boundary,
 .hide-c-type #docs .c-type{visibility:hidden}
 .hide-c-tp #docs tr.c-tp,.hide-c-fp #docs tr.c-fp,.hide-c-fn #docs tr.c-fn{display:none}
