@@ -49,8 +49,8 @@ def _folders(tmp_path: Path) -> tuple[Path, Path]:
     gold, pred = tmp_path / "gold", tmp_path / "pred"
     gold.mkdir()
     pred.mkdir()
-    for name, text, ann in (("a", TEXT, GOLD), ("b", NESTED_TEXT, NESTED), ("c", "Nothing predicted here.\n",
-                                                                               "T1\tDrug 0 7\tNothing\n")):
+    for name, text, ann in (("a", TEXT, GOLD), ("b", NESTED_TEXT, NESTED),
+                            ("c", "Nothing predicted here.\n", "T1\tDrug 0 7\tNothing\n"), ("d", "No drugs.\n", "")):
         (gold / f"{name}.txt").write_text(text)
         (gold / f"{name}.ann").write_text(ann)
     (pred / "a.ann").write_text(PRED)  # .ann alone: the text comes from the gold folder
@@ -144,8 +144,8 @@ def test_page_is_offline_and_structured(tmp_path):
     assert not re.search(r"(?i)\b(src|href)\s*=|https?:|@import|url\(|<link", html)  # no external asset
     page = parse(out)
     sections = [a for tag, c, a in page.elements if tag == "section" and "doc" in c]
-    assert [(s["data-id"], round(float(s["data-f1"]), 4)) for s in sections] == [
-        ("a", round(2 * 2 / (2 * 2 + 3 + 3), 4)), ("b", 1.0), ("c", 0.0)]
+    assert [(s["data-id"], s["data-f1"] and round(float(s["data-f1"]), 4)) for s in sections] == [
+        ("a", round(2 * 2 / (2 * 2 + 3 + 3), 4)), ("b", 1.0), ("c", 0.0), ("d", "")]  # d: nothing to find, no F1
     assert page.count("ann", "pred", "c-boundary") == 1 and page.count("ann", "gold", "c-type") == 1
     # nested gold spans sit in different lanes: Dosage (outer) nearest the text, Strength and Form one lane out
     types = analyse(*read_folders(gold, pred)[:2]).entity_types

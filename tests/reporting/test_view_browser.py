@@ -40,6 +40,7 @@ def rendered_counts(dom: str) -> dict:
 def page(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("view")
     gold, pred = synthetic_folders(tmp, n=4, with_pred_text=True)
+    (gold / "aaa-empty.txt").write_text("No medications.\n")  # no F1 (nothing to find): sorted last
     assert score_main([str(gold), str(pred), "--json", str(tmp / "scores.json")]) == 0
     out = tmp / "view.html"
     assert view_main([str(gold), str(pred), "--out", str(out)]) == 0
@@ -56,8 +57,8 @@ def test_rendered_counts_equal_the_scorer(page):
     assert {k: v for k, v in got.items() if k != "order"} == {k: {"total": n, "shown": n} for k, n in expected.items()}
     assert min(c["tp"], c["fp"], c["fn"], r["tp"], r["fp"], r["fn"]) > 0
     # sorted by F1, worst first (ties in input order), as the scorer's per-document counts give it
-    by_f1 = sorted(range(len(an.docs)), key=lambda k: (an.docs[k].f1(), k))
-    assert got["order"] == [an.docs[k].doc_id for k in by_f1]
+    by_f1 = sorted(range(len(an.docs)), key=lambda k: (not any(an.docs[k].counts()), an.docs[k].f1(), k))
+    assert got["order"] == [an.docs[k].doc_id for k in by_f1] and got["order"][-1] == "aaa-empty"
     assert len({round(d.f1(), 6) for d in an.docs}) > 1
 
 

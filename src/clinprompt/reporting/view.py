@@ -154,8 +154,10 @@ def _count_cells(doc: DocErrors, what: str) -> str:
 
 
 def _doc_html(doc: DocErrors, order: int, type_ix: dict[str, int], rel_ix: dict[str, int], relations: bool) -> str:
-    f1 = doc.f1()
-    head = [f'<span class="f1">F1 {f1:.3f}</span>', f"<span>{_count_cells(doc, 'concepts')}</span>"]
+    empty = not any(doc.counts())  # nothing to find, nothing predicted: no F1, sorted last
+    f1 = "" if empty else f"{doc.f1():.6f}"
+    head = [f'<span class="f1">F1 {"–" if empty else f"{doc.f1():.3f}"}</span>',
+            f"<span>{_count_cells(doc, 'concepts')}</span>"]
     extra = [f"{n} {e}" for e in ("boundary", "type") if (n := doc.errors(e))]
     if extra:
         head.append(f"<span>({', '.join(extra)} errors)</span>")
@@ -165,7 +167,7 @@ def _doc_html(doc: DocErrors, order: int, type_ix: dict[str, int], rel_ix: dict[
         head.append('<span class="warn">no prediction file</span>')
     if not doc.has_gold:
         head.append('<span class="warn">no gold note</span>')
-    return (f'<section class="doc" data-f1="{f1:.6f}" data-id="{html.escape(doc.doc_id)}" data-order="{order}">'
+    return (f'<section class="doc" data-f1="{f1}" data-id="{html.escape(doc.doc_id)}" data-order="{order}">'
             f'<details open><summary><h2>{html.escape(doc.doc_id)}</h2>{"".join(head)}</summary>'
             f'{_text_html(doc, type_ix)}{_relations_html(doc, rel_ix)}</details></section>')
 

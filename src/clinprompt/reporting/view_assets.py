@@ -93,7 +93,9 @@ SCRIPT = r"""
     const how = sortSel.value, docs = [...box.children];
     docs.sort((a, b) => {
       if (how === 'id') return a.dataset.id < b.dataset.id ? -1 : a.dataset.id > b.dataset.id ? 1 : 0;
-      const d = parseFloat(a.dataset.f1) - parseFloat(b.dataset.f1);
+      const fa = a.dataset.f1 === '' ? NaN : +a.dataset.f1, fb = b.dataset.f1 === '' ? NaN : +b.dataset.f1;
+      if (isNaN(fa) !== isNaN(fb)) return isNaN(fa) ? 1 : -1;  // documents without F1 go last
+      const d = isNaN(fa) ? 0 : fa - fb;
       return (how === 'f1-desc' ? -d : d) || (a.dataset.order - b.dataset.order);
     });
     for (const d of docs) box.appendChild(d);
