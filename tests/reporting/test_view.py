@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -233,3 +234,21 @@ def test_etude_fixtures_match_clinprompt_score(tmp_path, data_dir, gold_name, pr
         assert got == (micro["tp"], micro["fp"], micro["fn"])
     n_issues = len(data["issues"]["gold"]) + len(data["issues"]["pred"])
     assert (f"{n_issues} bad input lines skipped" in out.read_text()) == (n_issues > 0)
+
+
+def test_odd_whitespace_and_crlf_inside_spans(tmp_path):
+    """A span over a no-break space, a form feed and a CRLF line end is drawn around them, not stalled on them."""
+    text = "Took\xa0aspirin\f81\r\nmg today.\r\n"
+    gold, pred = tmp_path / "gold", tmp_path / "pred"
+    for folder in (gold, pred):
+        folder.mkdir()
+    (gold / "x.txt").write_bytes(text.encode())
+    (gold / "x.ann").write_text("T1\tDrug 0 12\tTook aspirin\nT2\tStrength 13 19\t81 mg\n")
+    (pred / "x.ann").write_text("T1\tDrug 0 12\tTook aspirin\n")
+    out = tmp_path / "v.html"
+    assert view_main([str(gold), str(pred), "--out", str(out)]) == 0
+    page = parse(out)
+    assert (page.count("ann", "pred", "k-tp"), page.count("ann", "gold", "k-fn")) == (1, 1)
+    shown = re.search(r'<div class="text"[^>]*>(.*?)</div>', out.read_bytes().decode(), re.S).group(1)
+    shown = re.sub(r"<[^>]+>", "", re.sub(r"<i\b[^>]*>.*?</i>", "", shown))  # drop bars (with labels), keep text
+    assert unescape(shown) == text

@@ -60,11 +60,11 @@ def _pieces(text: str, a: int, b: int) -> list[tuple[int, int, bool]]:
             while j < b and text[j] in "\r\n":
                 j += 1
             out.append((i, j, False))
-        else:
-            j = i
+        else:  # at least one character, so odd whitespace (\xa0, \f) cannot stall the loop
+            j = i + 1
             while j < b and not text[j].isspace():
                 j += 1
-            while j < b and text[j] in " \t":
+            while j < b and text[j].isspace() and text[j] not in "\r\n":
                 j += 1
             out.append((i, j, True))
         i = j
