@@ -74,7 +74,7 @@ def _pieces(text: str, a: int, b: int) -> list[tuple[int, int, bool]]:
 def _bar(s: Span, key: str, lane: int, n_lanes: int, first: bool, type_ix: dict[str, int], pair_key: str) -> str:
     pos = "top" if s.side == "gold" else "bottom"
     offset = (n_lanes - 1 - lane) * LANE
-    cls = f"bar {s.side} k-{s.kind} c-{category(s)} t-{type_ix[s.type]}"
+    cls = f"bar {s.side} c-{category(s)} t-{type_ix[s.type]}"
     label = ""
     if first:
         tag = _TAG[category(s)]
@@ -84,14 +84,15 @@ def _bar(s: Span, key: str, lane: int, n_lanes: int, first: bool, type_ix: dict[
         label = (f'<b class="ann {s.side} k-{s.kind} c-{category(s)} t-{type_ix[s.type]}" '
                  f'title="{html.escape(title)}"><em>{tag}</em>{html.escape(s.type)}</b>')
         cls += " first"
-    pair = f' data-pair="{html.escape(pair_key)}"' if s.partner else ""
-    return f'<i class="{cls}" data-key="{html.escape(key)}"{pair} style="{pos}:{offset}px">{label}</i>'
+    pair = f' data-p="{html.escape(pair_key)}"' if s.partner else ""
+    return f'<i class="{cls}" data-k="{html.escape(key)}"{pair} style="{pos}:{offset}px">{label}</i>'
 
 
 def _text_html(doc: DocErrors, type_ix: dict[str, int]) -> str:
     spans = doc.spans
-    keys = [f"{doc.doc_id}:{s.side}:{s.id}" for s in spans]
-    pairs = [f"{doc.doc_id}:{'pred' if s.side == 'gold' else 'gold'}:{s.partner}" for s in spans]
+    # keys are local to the document's section (hover highlighting looks only there): side initial + brat id
+    keys = [f"{s.side[0]}{s.id}" for s in spans]
+    pairs = [f"{'p' if s.side == 'gold' else 'g'}{s.partner}" for s in spans]
     gold = [k for k, s in enumerate(spans) if s.side == "gold"]
     pred = [k for k, s in enumerate(spans) if s.side == "pred"]
     lanes = {gold[i]: v for i, v in _lanes([spans[k] for k in gold]).items()}

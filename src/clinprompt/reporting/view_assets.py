@@ -122,8 +122,8 @@ SCRIPT = r"""
     const bar = e.target.closest('.bar');
     for (const el of box.querySelectorAll('.bar.hl')) el.classList.remove('hl');
     if (!bar) return;
-    const keys = [bar.dataset.key, bar.dataset.pair].filter(Boolean);
-    for (const el of box.querySelectorAll('.bar')) if (keys.includes(el.dataset.key)) el.classList.add('hl');
+    const keys = [bar.dataset.k, bar.dataset.p].filter(Boolean), doc = bar.closest('.doc');
+    for (const el of doc.querySelectorAll('.bar')) if (keys.includes(el.dataset.k)) el.classList.add('hl');
   });
   apply();
 })();
