@@ -203,6 +203,11 @@ def test_report_writes_the_page_of_a_runs_test_predictions(tmp_path, capsys):
     assert (page.count("ann", "pred", "k-tp"), page.count("ann", "pred", "k-fp"),
             page.count("ann", "gold", "k-fn")) == (5, 3, 4)  # a: 2/3/3, b: 3/0/0, c: 0/0/1 (hand counts above)
     assert "TP 5 FP 3 FN 4" in capsys.readouterr().out
+    assert page.count("ann", "rel") == 6  # 1 correct, 3 missed, 2 spurious: task unknown (no results.json)
+    # a concepts-only run: its gold relations are not listed as missed
+    (run / "results.json").write_text(json.dumps({"grid": {"task": "concepts"}}))
+    assert report_main(["--view", str(run), str(gold), "--out", str(out)]) == 0
+    assert parse(out).count("ann", "rel") == 0 and parse(out).count("ann", "pred", "k-tp") == 5
     # without --out the page is not written anywhere
     assert report_main(["--view", str(run), str(gold)]) == 2
     assert "--view needs --out FILE.html" in capsys.readouterr().err

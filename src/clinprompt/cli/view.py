@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from clinprompt.evaluation.matching import MODES
+from clinprompt.reporting.collect import load_run
 from clinprompt.reporting.errors import analyse, read_folders
 from clinprompt.reporting.view import write_page
 
@@ -42,7 +43,10 @@ def view_run(run_dir: Path, gold_dir: Path, out: Path | None) -> int:
             raise FileNotFoundError(f"{preds}: missing; a finished run writes its test predictions there")
         if not Path(gold_dir).is_dir():
             raise FileNotFoundError(f"{gold_dir}: not a folder of the run's gold test notes (brat .txt + .ann)")
-        print(build(gold_dir, preds, out, title=f"{Path(run_dir).name}: test predictions vs {Path(gold_dir).name}"))
+        # a concepts-only run predicts no relations: listing every gold relation as missed would mislead
+        relations = [] if load_run(Path(run_dir)).grid.get("task") == "concepts" else None
+        print(build(gold_dir, preds, out, relations=relations,
+                    title=f"{Path(run_dir).name}: test predictions vs {Path(gold_dir).name}"))
     except (ValueError, FileNotFoundError) as err:
         print(f"clinprompt-report: {err}", file=sys.stderr)
         return 2
