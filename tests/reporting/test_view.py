@@ -205,7 +205,7 @@ def test_report_writes_the_page_of_a_runs_test_predictions(tmp_path, capsys):
     assert "TP 5 FP 3 FN 4" in capsys.readouterr().out
     assert page.count("ann", "rel") == 6  # 1 correct, 3 missed, 2 spurious: task unknown (no results.json)
     # a concepts-only run: its gold relations are not listed as missed
-    (run / "results.json").write_text(json.dumps({"grid": {"task": "concepts"}}))
+    (run / "results.json").write_text(json.dumps({"run": {"status": "running"}, "grid": {"task": "concepts"}}))
     assert report_main(["--view", str(run), str(gold), "--out", str(out)]) == 0
     assert parse(out).count("ann", "rel") == 0 and parse(out).count("ann", "pred", "k-tp") == 5
     # without --out the page is not written anywhere
