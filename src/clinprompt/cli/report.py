@@ -3,9 +3,11 @@
     clinprompt-report multirun/2026-11-24_21-00-00 [more dirs] [--out DIR] [--baseline no_prompt]
     clinprompt-report multirun/<cv sweep> --select        # best setting by k-fold CV + the command to retrain it
     clinprompt-report --compare RUN_A RUN_B                # paired bootstrap CI + randomization test of two runs
+    clinprompt-report --view RUN GOLD_DIR --out view.html  # error-analysis page of RUN's test predictions
 
 Writes report.md, summary.csv, error_analysis.csv, per_type_deltas.csv, runs.csv and PNG plots. Only metrics,
-counts and configs are read and written: never note text or predictions."""
+counts and configs are read and written: never note text or predictions (except --view, whose page holds note text
+and is written only to the --out file given)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from clinprompt.cli.view import view_run
 from clinprompt.reporting.collect import Run, collect, load_run
 from clinprompt.reporting.plots import plot_frozen_gap, plot_vs
 from clinprompt.reporting.selection import select_best
@@ -47,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--select", action="store_true", help="select the best setting by k-fold CV (runs with fold=i)")
     p.add_argument("--metric", default="concepts/strict/micro/f1", help="metric path for --select")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("RUN_A", "RUN_B"), help="compare two runs")
+    p.add_argument("--view", nargs=2, type=Path, metavar=("RUN", "GOLD"),
+                   help="error-analysis page of RUN's test predictions against the gold notes in GOLD (to --out)")
     return p
 
 
@@ -55,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.compare:
             return _compare_two(*args.compare, n_resamples=args.n_resamples)
+        if args.view:
+            return view_run(*args.view, args.out)
         if not args.dirs:
             raise ValueError("give at least one run or multirun directory")
         runs = collect(args.dirs)
