@@ -106,3 +106,28 @@ def progress_bar(every_n_steps: int = 50, every_s: float = 60.0, metric: str | N
     if interactive:
         return RichProgressBar() if importlib.util.find_spec("rich") else TQDMProgressBar()
     return LineProgress(every_n_steps, every_s, metric)
+
+
+class WallClock(L.Callback):
+    """Logs ``time/elapsed_s`` (wall seconds of training so far, validation included) with every fit
+    validation, so metrics.csv holds the time axis of the learning curves. The count survives a resume."""
+
+    def __init__(self) -> None:
+        self.before = 0.0  # seconds spent in earlier processes of this run (restored from the checkpoint)
+        self._t0: float | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.before + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and self._t0 is not None:
+            pl_module.log("time/elapsed_s", round(self.elapsed(), 3), on_epoch=True, sync_dist=False)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"elapsed_s": self.elapsed()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.before = float(state_dict.get("elapsed_s", 0.0))
