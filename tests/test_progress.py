@@ -8,13 +8,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
 from lightning.pytorch.callbacks import RichProgressBar
 
 from clinprompt.training.noise import quiet_third_party
-from clinprompt.training.progress import LineProgress, progress_bar
+from clinprompt.training.progress import LineProgress, WallClock, progress_bar
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["model=tiny_bert", "trainer=fast", "logger=csv_only", "dataset.loader.n_train=12",
@@ -106,3 +107,12 @@ def test_progress_bar_is_rich_on_a_terminal_and_lines_elsewhere():
     assert isinstance(progress_bar(interactive=True), RichProgressBar)
     bar = progress_bar(every_n_steps=5, every_s=30, metric="dev/macro_f1", interactive=False)
     assert isinstance(bar, LineProgress) and (bar.every_n_steps, bar.every_s, bar.metric) == (5, 30, "dev/macro_f1")
+
+
+def test_wall_clock_carries_elapsed_time_across_a_resume():
+    clock = WallClock()
+    clock.load_state_dict({"elapsed_s": 100.0})  # what the checkpoint of an earlier process recorded
+    assert clock.elapsed() == 100.0  # training has not started in this process
+    clock.on_train_start(None, None)
+    time.sleep(0.01)
+    assert 100.0 < clock.state_dict()["elapsed_s"] < 160.0
