@@ -107,6 +107,7 @@ def test_progress_bar_is_rich_on_a_terminal_and_lines_elsewhere():
     assert isinstance(progress_bar(interactive=True), RichProgressBar)
     bar = progress_bar(every_n_steps=5, every_s=30, metric="dev/macro_f1", interactive=False)
     assert isinstance(bar, LineProgress) and (bar.every_n_steps, bar.every_s, bar.metric) == (5, 30, "dev/macro_f1")
+    assert progress_bar(enabled=False) is None  # trainer.enable_progress_bar=false: Lightning refuses any bar
 
 
 def test_wall_clock_carries_elapsed_time_across_a_resume():

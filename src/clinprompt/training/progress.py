@@ -99,8 +99,11 @@ class LineProgress(ProgressBar):
 
 
 def progress_bar(every_n_steps: int = 50, every_s: float = 60.0, metric: str | None = None,
-                 interactive: bool | None = None) -> ProgressBar:
-    """The rich bar on a terminal, plain lines otherwise. ``interactive`` overrides the terminal check."""
+                 interactive: bool | None = None, enabled: bool = True) -> ProgressBar | None:
+    """The rich bar on a terminal, plain lines otherwise (``interactive`` overrides the terminal check);
+    None when the trainer has ``enable_progress_bar: false`` (Lightning refuses a progress bar then)."""
+    if not enabled:
+        return None
     if interactive is None:
         interactive = sys.stdout.isatty()
     if interactive:
