@@ -63,3 +63,28 @@ def write_run(run_dir: Path, *, per_doc: dict[str, list[int]] | None = None, sta
             docs[d]["relations"] = {"strict": c, "lenient": c}
         (run_dir / "per_document.json").write_text(json.dumps({"test": docs}))
     return run_dir
+
+
+def write_metrics_csv(run_dir: Path, dev: list[tuple[float, float | None]], steps_per_epoch: int = 2,
+                      tested_dev_f1: float = 0.99) -> Path:
+    """csv/metrics.csv as Lightning's CSVLogger writes it for one fit: an lr row, train-loss rows, one dev row per
+    epoch ((dev F1, time/elapsed_s) with the time column left out when every time is None), then the test row and
+    the re-validation of the tested checkpoint (``tested_dev_f1``), which is not part of the curve."""
+    timed = any(t is not None for _, t in dev)
+    cols = ["dev/concepts/strict/micro/f1", "epoch", "lr-AdamW/backbone", "step", "test/concepts/strict/micro/f1",
+            "train/loss"] + (["time/elapsed_s"] if timed else [])
+    rows: list[dict[str, Any]] = [{"lr-AdamW/backbone": 5e-5, "step": 0}]
+    step = 0
+    for epoch, (f1_dev, elapsed) in enumerate(dev):
+        for _ in range(steps_per_epoch):
+            rows.append({"epoch": epoch, "step": step, "train/loss": 1.0 / (step + 1)})
+            step += 1
+        rows.append({"dev/concepts/strict/micro/f1": f1_dev, "epoch": epoch, "step": step - 1,
+                     **({"time/elapsed_s": elapsed} if timed else {})})
+    rows.append({"epoch": len(dev), "step": step, "test/concepts/strict/micro/f1": 0.5})
+    rows.append({"dev/concepts/strict/micro/f1": tested_dev_f1, "epoch": len(dev), "step": step})
+    path = run_dir / "csv" / "metrics.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(cols)] + [",".join("" if r.get(c) is None else str(r[c]) for c in cols) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path

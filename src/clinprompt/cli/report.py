@@ -5,9 +5,9 @@
     clinprompt-report --compare RUN_A RUN_B                # paired bootstrap CI + randomization test of two runs
     clinprompt-report --view RUN GOLD_DIR --out view.html  # error-analysis page of RUN's test predictions
 
-Writes report.md, summary.csv, error_analysis.csv, per_type_deltas.csv, runs.csv and PNG plots. Only metrics,
-counts and configs are read and written: never note text or predictions (except --view, whose page holds note text
-and is written only to the --out file given)."""
+Writes report.md, summary.csv, error_analysis.csv, per_type_deltas.csv, runs.csv, learning_curves.csv and PNG
+plots. Only metrics, counts and configs are read and written: never note text or predictions (except --view, whose
+page holds note text and is written only to the --out file given)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from clinprompt.cli.view import view_run
 from clinprompt.reporting.collect import Run, collect, load_run
-from clinprompt.reporting.plots import plot_frozen_gap, plot_vs
+from clinprompt.reporting.curves import CURVE_METRIC, Curves, learning_curves
+from clinprompt.reporting.plots import plot_frozen_gap, plot_learning_curves, plot_vs
 from clinprompt.reporting.selection import select_best
 from clinprompt.reporting.significance import aligned, compare, pooled_counts
 from clinprompt.reporting.tables import (
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n-resamples", type=int, default=9999, help="bootstrap / randomization resamples")
     p.add_argument("--select", action="store_true", help="select the best setting by k-fold CV (runs with fold=i)")
     p.add_argument("--metric", default="concepts/strict/micro/f1", help="metric path for --select")
+    p.add_argument("--curve-metric", default=CURVE_METRIC,
+                   help="dev metric of the learning curves (a column of the runs' csv/metrics.csv)")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("RUN_A", "RUN_B"), help="compare two runs")
     p.add_argument("--view", nargs=2, type=Path, metavar=("RUN", "GOLD"),
                    help="error-analysis page of RUN's test predictions against the gold notes in GOLD (to --out)")
@@ -70,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.select:
             return _select(runs, args.metric)
         out = args.out or (args.dirs[0] / "report")
-        report = write_report(runs, out, baseline=args.baseline, split=args.split, n_resamples=args.n_resamples)
+        report = write_report(runs, out, baseline=args.baseline, split=args.split, n_resamples=args.n_resamples,
+                              curve_metric=args.curve_metric)
     except (ValueError, FileNotFoundError) as err:
         print(f"clinprompt-report: {err}", file=sys.stderr)
         return 2
@@ -92,7 +96,7 @@ def _baseline(runs: list[Run], requested: str) -> str | None:
 
 
 def write_report(runs: list[Run], out: Path, baseline: str = "auto", split: str = "test",
-                 n_resamples: int = 9999) -> Path:
+                 n_resamples: int = 9999, curve_metric: str = CURVE_METRIC) -> Path:
     """Every table, CSV and plot for ``runs`` into ``out``; returns the Markdown report's path."""
     out.mkdir(parents=True, exist_ok=True)
     finished = [r for r in runs if r.finished]
@@ -107,6 +111,8 @@ def write_report(runs: list[Run], out: Path, baseline: str = "auto", split: str 
     errors.to_csv(out / "error_analysis.csv", index=False)
     deltas.to_csv(out / "per_type_deltas.csv", index=False)
     _runs_csv(runs, out / "runs.csv")
+    curves = learning_curves(runs, keys, curve_metric)
+    curves.table.to_csv(out / "learning_curves.csv", index=False)
 
     md = [f"# clinprompt report ({len(finished)} finished of {len(runs)} runs)\n"]
     fixed = _constant_settings(finished)
@@ -130,14 +136,25 @@ def write_report(runs: list[Run], out: Path, baseline: str = "auto", split: str 
         md.append(markdown(deltas, ctx, delta_cells(deltas)))
     plots = [p for p in (plot_vs(table, keys, "prompt_len", out / "f1_vs_prompt_len.png", split),
                          plot_vs(table, keys, "shots", out / "f1_vs_shots.png", split),
-                         plot_frozen_gap(table, keys, out / "frozen_gap_vs_size.png")) if p]
+                         plot_frozen_gap(table, keys, out / "frozen_gap_vs_size.png"),
+                         plot_learning_curves(curves, keys, out / "learning_curves.png")) if p]
     if plots:
         md.append("\n## Plots\n")
         md.extend(f"![{p.stem}]({p.name})\n" for p in plots)
+    md.append(_curves_note(curves))
     md.append(_not_in_table(runs))
     path = out / "report.md"
     path.write_text("\n".join(md))
     return path
+
+
+def _curves_note(curves: Curves) -> str:
+    lines = [f"\nLearning curves: `{curves.metric}` per epoch and vs wall time from each run's csv/metrics.csv "
+             f"(mean ± std over seeds/folds per epoch; data in learning_curves.csv)."]
+    if curves.missing:
+        lines.append(f" Not in the curves ({len(curves.missing)} finished runs):\n")
+        lines.extend(f"- `{d.name}`: {why}" for d, why in curves.missing)
+    return "\n".join(lines) + "\n"
 
 
 def _constant_settings(runs: list[Run]) -> dict:

@@ -1,14 +1,19 @@
 """A seq2seq model (FLAN-T5) answering yes/no(/maybe) by greedy generation, frozen and adapted with peft.
 
 Methods (``strategy.method``): ``base`` (zero-shot, nothing trains), ``prompt_tuning`` (peft
-PromptTuning), ``prefix_tuning`` (peft PrefixTuning), ``finetune`` (every weight trains). Generations are
-normalised to the label set by their first word; anything else is the answer ``invalid`` (counted, never
-dropped). Adapters are saved in peft's own format, so ``PeftModel.from_pretrained`` reloads them.
+PromptTuning), ``prefix_tuning`` (peft PrefixTuning: on T5 a prefix in the decoder's self-attention only),
+``prefix_tuning_full`` (Li & Liang: prefixes in the encoder's self-attention and the decoder's self- and
+cross-attention, ``models/t5_prefix.py``), ``finetune`` (every weight trains). Generations are normalised to
+the label set by their first word; anything else is the answer ``invalid`` (counted, never dropped). peft
+adapters are saved in peft's own format (``PeftModel.from_pretrained`` reloads them); a full prefix as
+``prefix_config.json`` + ``prefix.safetensors`` (``t5_prefix.load_prefix`` reloads it).
 
 Decoding is greedy through the model's forward pass (``greedy_decode``), not ``generate()``: with peft 0.21
 and transformers 5.24, ``generate()`` on a prefix-tuned T5 drops the prefix (its legacy ``past_key_values``
-is ignored in favour of a fresh cache), so it would answer as the untuned base. The forward pass is the one
-training uses; answers are a word and an end token, so the few steps without a KV cache cost little.
+is ignored in favour of a fresh cache), so it would answer as the untuned base (the full prefix enters
+inside attention and survives ``generate()``; greedy decoding stays the same for every method). The forward
+pass is the one training uses; answers are a word and an end token, so the few steps without a KV cache
+cost little.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from clinprompt.data.qa_datamodule import end_token_id
 from clinprompt.evaluation.qa_metrics import INVALID
 from clinprompt.models.backbone import _unavailable, model_source, resolve_dtype
 from clinprompt.models.qa_encoder import peft_prompt_tuning
+from clinprompt.models.t5_prefix import T5Prefix
 
-SEQ2SEQ_METHODS = ("base", "prompt_tuning", "prefix_tuning", "finetune")
+SEQ2SEQ_METHODS = ("base", "prompt_tuning", "prefix_tuning", "prefix_tuning_full", "finetune")
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -105,10 +111,15 @@ class Seq2SeqQA(nn.Module):
             raise ValueError(f"strategy.method={method!r} is not for a seq2seq model: use one of {SEQ2SEQ_METHODS}")
         self.method, self.labels, self.tokenizer, self.max_new_tokens = method, tuple(labels), tokenizer, max_new_tokens
         cfg = peft_config(strategy, n_tokens, model_cfg)
+        self.prefix: T5Prefix | None = None
         if cfg is not None:
             model = get_peft_model(model, cfg)  # freezes every base weight
-        elif method == "base":
+        elif method in ("base", "prefix_tuning_full"):
             model.requires_grad_(False)
+        if method == "prefix_tuning_full":
+            self.prefix = T5Prefix(model.config, n_tokens, bool(strategy.get("prefix_projection", False)),
+                                   int(strategy.get("projection_hidden", 512)))
+            self.prefix.attach(model)
         self.model = model
 
     @property
@@ -120,6 +131,8 @@ class Seq2SeqQA(nn.Module):
         return isinstance(self.model, PeftModel)
 
     def prompt_parameters(self) -> list[nn.Parameter]:
+        if self.prefix is not None:
+            return list(self.prefix.parameters())
         return [p for p in self.model.parameters() if p.requires_grad] if self.is_peft else []
 
     def backbone_parameters(self) -> list[nn.Parameter]:
@@ -141,7 +154,9 @@ class Seq2SeqQA(nn.Module):
         return [normalise_answer(t, self.labels) for t in self.generate_text(input_ids, attention_mask)]
 
     def save_adapter(self, out_dir: str | Path) -> Path | None:
-        """The peft adapter only (adapter_config.json + weights); None when there is no adapter."""
+        """The adapter only (peft's files, or the full prefix's); None when there is no adapter."""
+        if self.prefix is not None:
+            return self.prefix.save(out_dir)
         if not self.is_peft:
             return None
         self.model.save_pretrained(str(out_dir))

@@ -1,4 +1,5 @@
-"""PNG plots over a summary table: F1 vs prompt length, F1 vs shots, frozen-vs-unfrozen gap vs model size.
+"""PNG plots over a summary table: F1 vs prompt length, F1 vs shots, frozen-vs-unfrozen gap vs model size;
+learning curves (dev F1 per epoch and vs wall time) from ``reporting.curves``.
 
 Each plot is drawn only when the runs have that axis (at least two values of it)."""
 
@@ -12,7 +13,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from clinprompt.reporting.curves import Curves  # noqa: E402
 from clinprompt.reporting.tables import _frame, show  # noqa: E402
 
 PLOTTED = (("concept strict F1", "concept strict F1"), ("relation strict F1", "relation strict F1"))
@@ -116,6 +119,37 @@ def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path
         ax.set_xscale("log")
         ax.set_xlabel("total parameters")
         ax.set_ylabel(f"{metric}: soft_unfrozen - soft_frozen")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, out)
+
+
+def plot_learning_curves(curves: Curves, keys: Sequence[str], out: Path) -> Path | None:
+    """Dev metric per epoch, and against wall time when the runs logged it: one line per setting, the band
+    is ± std over its runs (seeds, folds)."""
+    table = curves.table
+    if table.empty:
+        return None
+    timed = table["elapsed_s"].notna().any()
+    fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(12 if timed else 6, 4.2), squeeze=False)
+    series = [k for k in keys if table[k].map(_value).nunique(dropna=False) > 1] or list(keys[:1])
+    for values, part in _groups(table, series):
+        label = _label(series, values)
+        part = part.sort_values("epoch")
+        std = part["std"].fillna(0)
+        line = axes[0][0].plot(part["epoch"], part["mean"], marker="o", label=label)[0]
+        axes[0][0].fill_between(part["epoch"], part["mean"] - std, part["mean"] + std, alpha=0.15,
+                                color=line.get_color())
+        if timed:
+            t = part[part["elapsed_s"].notna()]
+            axes[0][1].plot(t["elapsed_s"] / 60, t["mean"], marker="o", label=label, color=line.get_color())
+    axes[0][0].set_xlabel("epoch")
+    axes[0][0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    if timed:
+        axes[0][1].set_xlabel("wall time (min, mean over runs; validation included)")
+    for ax in axes[0]:
+        ax.set_ylabel(curves.metric)
+        ax.set_ylim(0, min(1.0, max(0.1, 1.15 * float((table["mean"] + table["std"].fillna(0)).max()))))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _save(fig, out)

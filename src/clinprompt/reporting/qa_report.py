@@ -28,7 +28,9 @@ from clinprompt.evaluation.stats import (  # noqa: E402
 )
 from clinprompt.reporting.collect import Run, collect  # noqa: E402
 
-STRATEGY_ORDER = ("qa_base", "qa_finetune", "qa_soft_frozen", "qa_prompt_tuning", "qa_prefix_tuning")
+# qa_prefix_tuning: the name peft's decoder-only variant had before qa_prefix_decoder (older runs)
+STRATEGY_ORDER = ("qa_base", "qa_finetune", "qa_soft_frozen", "qa_prompt_tuning", "qa_prefix_tuning",
+                  "qa_prefix_decoder", "qa_prefix_full")
 
 
 @dataclass

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 def _instantiate_list(cfg: DictConfig | None) -> list[Any]:
     if not cfg:
         return []
-    return [instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
+    built = [instantiate(c) for c in cfg.values() if c is not None and "_target_" in c]
+    return [b for b in built if b is not None]  # a factory may decide there is nothing to add
 
 
 def _set_wandb_group(cfg: DictConfig) -> None:
