@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from clinprompt.data.brat import BratError, describe_issues, issue_summary, read_dir, read_predictions
+from clinprompt.data.brat import BratError, describe_issues, issue_summary, read_gold_and_predictions
 from clinprompt.evaluation.events import score_events
 from clinprompt.evaluation.official import official_scores
 from clinprompt.evaluation.scoring import score_documents
@@ -54,10 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             ap.error(f"{folder} is not a folder of brat .txt/.ann files")
     try:
-        gold, gold_issues = read_dir(args.gold, strict=False, require_ann=True)
-        if not gold:
-            raise BratError(gold_issues[0])
-        pred, pred_issues = read_predictions(args.pred, gold, args.gold, strict=False)
+        gold, pred, issues = read_gold_and_predictions(args.gold, args.pred)
     except BratError as err:
         print(f"clinprompt-score: error: {err}", file=sys.stderr)
         return 2
@@ -82,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         rels = _types(args.relations, {r.type for d in gold + pred for r in d.relations.values()}, "--relations", ap)
         scores = score_documents(gold, pred, types, rels)
         print_scores(scores, title=f"{args.pred} vs {args.gold}")
-    summaries = {"gold": issue_summary(gold_issues), "pred": issue_summary(pred_issues)}
+    summaries = {side: issue_summary(found) for side, found in issues.items()}
     for name, summary in summaries.items():
         for line in describe_issues(name, summary):
             print(line)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clinprompt.evaluation.matching import MODES
 from clinprompt.reporting.collect import load_run
-from clinprompt.reporting.errors import analyse, read_folders
+from clinprompt.reporting.errors import analyse, issue_counts, read_folders
 from clinprompt.reporting.view import write_page
 
 
@@ -29,8 +29,7 @@ def build(gold_dir: Path, pred_dir: Path, out: Path, mode: str = "strict", types
     micro = an.scores["concepts"][mode]["micro"]
     line = (f"written: {out} ({len(an.docs)} documents; concepts {mode} TP {micro['tp']} FP {micro['fp']} "
             f"FN {micro['fn']} F1 {micro['f1']:.4f}")
-    n_issues = sum(len(v) for v in issues.values())
-    return line + (f"; {n_issues} bad input lines skipped, listed on the page)" if n_issues else ")")
+    return line + (f"; {issue_counts(issues)}, listed on the page)" if any(issues.values()) else ")")
 
 
 def view_run(run_dir: Path, gold_dir: Path, out: Path | None) -> int:

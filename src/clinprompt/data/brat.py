@@ -300,6 +300,17 @@ def read_predictions(folder: Path, gold: list[Document], gold_dir: Path | None =
     return docs, issues
 
 
+def read_gold_and_predictions(gold_dir: Path, pred_dir: Path) -> tuple[list[Document], list[Document],
+                                                                      dict[str, list[BratIssue]]]:
+    """What a scorer reads: the gold folder (every note needs its .ann; an empty one is an error) and the
+    prediction folder against the gold notes (:func:`read_predictions`), both lenient; issues by side."""
+    gold, gold_issues = read_dir(gold_dir, strict=False, require_ann=True)
+    if not gold:
+        raise BratError(gold_issues[0])
+    pred, pred_issues = read_predictions(pred_dir, gold, gold_dir, strict=False)
+    return gold, pred, {"gold": gold_issues, "pred": pred_issues}
+
+
 def _lines(doc: Document) -> Iterable[tuple[object, str]]:
     for e in doc.entities.values():
         spans = ";".join(f"{s} {t}" for s, t in e.fragments)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinprompt.data.brat import BratIssue, parse_ann, read_dir, read_text
+from clinprompt.data.brat import SKIPPED, BratIssue, read_gold_and_predictions
 from clinprompt.data.document import Document, Entity, Relation
 from clinprompt.evaluation.matching import (
     Mention,
@@ -98,37 +98,16 @@ class Analysis:
 
 # ---- reading ------------------------------------------------------------------------------------------------------
 def read_folders(gold_dir: Path, pred_dir: Path) -> tuple[list[Document], list[Document], dict[str, list[BratIssue]]]:
-    """Gold notes with their annotations, and the predicted .ann files read against the *gold* note text.
+    """Gold notes and predictions exactly as ``clinprompt-score`` reads them (a prediction folder may hold .ann
+    files alone: the text comes from the gold notes); bad lines are returned as issues by side."""
+    return read_gold_and_predictions(Path(gold_dir), Path(pred_dir))
 
-    A prediction folder may hold .ann files alone (a run's ``predictions/test``). A predicted .txt next to an
-    .ann must equal the gold note; a prediction for a note the gold folder lacks needs its own .txt. Bad lines
-    are skipped and returned as issues, as ``clinprompt-score`` does.
-    """
-    gold_dir, pred_dir = Path(gold_dir), Path(pred_dir)
-    if not pred_dir.is_dir():
-        raise FileNotFoundError(f"prediction folder {pred_dir} does not exist")
-    gold, gold_issues = read_dir(gold_dir, strict=False)
-    texts = {d.doc_id: d.text for d in gold}
-    pred: list[Document] = []
-    pred_issues: list[BratIssue] = []
-    for ann in sorted(pred_dir.glob("*.ann")):
-        txt = ann.with_suffix(".txt")
-        if ann.stem in texts:
-            text = texts[ann.stem]
-            if txt.exists() and read_text(txt) != text:
-                raise ValueError(f"{txt}: differs from the gold note {gold_dir / txt.name}; predictions must be made "
-                                 f"on the gold text (offsets would point elsewhere)")
-        elif txt.exists():
-            text = read_text(txt)
-        else:
-            pred_issues.append(BratIssue(str(ann), 0, "file", f"no note {ann.stem}.txt in {gold_dir} nor next to "
-                                                             f"the .ann: skipped"))
-            continue
-        pred.append(parse_ann(read_text(ann), text, ann.stem, str(ann), strict=False, issues=pred_issues))
-    for txt in sorted(pred_dir.glob("*.txt")):  # a note with no .ann: predicted nothing
-        if not txt.with_suffix(".ann").exists():
-            pred.append(Document(txt.stem, texts.get(txt.stem) or read_text(txt)))
-    return gold, pred, {"gold": gold_issues, "pred": pred_issues}
+
+def issue_counts(issues: dict[str, list[BratIssue]]) -> str:
+    """"N bad input lines (S skipped, K kept with a warning)": the reader's own count by what it did."""
+    found = [i for side in issues.values() for i in side]
+    skipped = sum(i.action == SKIPPED for i in found)
+    return f"{len(found)} bad input lines ({skipped} skipped, {len(found) - skipped} kept with a warning)"
 
 
 # ---- analysis -----------------------------------------------------------------------------------------------------

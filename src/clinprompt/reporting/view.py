@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clinprompt.evaluation.matching import Mention
-from clinprompt.reporting.errors import Analysis, DocErrors, Span
+from clinprompt.reporting.errors import Analysis, DocErrors, Span, issue_counts
 from clinprompt.reporting.view_assets import PALETTE, SCRIPT, STYLE
 
 CATEGORIES = (("tp", "correct"), ("fp", "false positive"), ("fn", "false negative"),
@@ -218,7 +218,7 @@ def _issues_html(an: Analysis) -> str:
     items = [f"<li>{side}: {html.escape(str(i))}</li>" for side, issues in an.issues.items() for i in issues]
     if not items:
         return ""
-    return f'<details class="issues"><summary>{len(items)} bad input lines skipped</summary><ul>{"".join(items)}</ul>' \
+    return f'<details class="issues"><summary>{issue_counts(an.issues)}</summary><ul>{"".join(items)}</ul>' \
            f"</details>"
 
 
