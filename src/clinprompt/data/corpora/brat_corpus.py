@@ -18,6 +18,7 @@ from clinprompt.data.corpora.base import (
     N2C2_2018_RELATION_HEADS,
     N2C2_2018_RELATION_TYPES,
     Corpus,
+    apply_split_file,
     bucket,
     fill_sentences,
     relation_heads_seen,
@@ -119,11 +120,14 @@ def _load(name: str, root: str | Path, key: str, entity_types, relation_types, s
 
 
 def load_brat_corpus(root: str | Path, entity_types: Iterable[str] | None = None,
-                     relation_types: Iterable[str] | None = None, strict: bool = False) -> Corpus:
+                     relation_types: Iterable[str] | None = None, strict: bool = False,
+                     split_file: str | Path | None = None) -> Corpus:
     """Any brat corpus. Types not listed are discovered from every split; relation heads from the argument
-    types annotated (Arg1 = tail, Arg2 = head)."""
-    return _load("brat", root, "dataset.root (e.g. dataset.root=/data/my_corpus)", entity_types,
-                 tuple(relation_types) if relation_types is not None else None, strict)
+    types annotated (Arg1 = tail, Arg2 = head). ``split_file`` (JSON: split -> document ids, the file names
+    without .txt) re-splits the notes of every folder (see :func:`apply_split_file`)."""
+    corpus = _load("brat", root, "dataset.root (e.g. dataset.root=/data/my_corpus)", entity_types,
+                   tuple(relation_types) if relation_types is not None else None, strict)
+    return apply_split_file(corpus, split_file) if split_file else corpus
 
 
 def load_n2c2_2018(root: str | Path, strict: bool = False) -> Corpus:
