@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+
 import pytest
 
 from clinprompt.data.corpora.ade import load_ade
