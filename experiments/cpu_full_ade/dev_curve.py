@@ -43,6 +43,8 @@ class Curve(L.Callback):
         recent = self.losses[-50:]
         point = {"step": step, "wall_s": round(time.perf_counter() - self.t0, 1),
                  "train_loss_last50": sum(recent) / len(recent) if recent else None,
+                 "train_loss_per_25": [round(sum(c) / len(c), 4) for c in
+                                       (self.losses[i:i + 25] for i in range(0, len(self.losses), 25))],
                  "dev_concepts_strict_f1": res.get("concepts", {}).get("strict", {}).get("micro", {}).get("f1"),
                  "lr": {g.get("name", str(i)): g["lr"] for i, g in enumerate(trainer.optimizers[0].param_groups)}
                  if trainer.optimizers else {}, **kv_scale(pl_module, trainer.datamodule)}
@@ -81,6 +83,7 @@ def main() -> None:
     p.add_argument("--every", type=int, default=100)
     p.add_argument("--schedule-steps", type=int, default=None, help="LR schedule length (default: --steps)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dev-docs", type=int, default=None, help="score only the first N dev documents")
     p.add_argument("--out", type=Path, default=REPO / "experiments" / "cpu_full_ade" / "dev_curves")
     p.add_argument("overrides", nargs="*")
     args = p.parse_args()
@@ -94,6 +97,8 @@ def main() -> None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = instantiate(cfg.module.datamodule, _recursive_=False)
     dm.setup("fit")
+    if args.dev_docs:
+        dm.eval_docs["dev"] = dm.eval_docs["dev"][:args.dev_docs]
     module = instantiate(cfg.module.lightning_module, _recursive_=False, _partial_=True)(schema=dm.schema)
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"name": args.name, "overrides": args.overrides, "steps": args.steps, "every": args.every,
