@@ -57,9 +57,12 @@ class Predictor:
                    heads.get("flat", False))
 
     def batches(self, examples: list[MRCExample]) -> Iterator[tuple[list[int], list[MRCExample]]]:
-        """(indices into ``examples``, those examples) per forward pass."""
-        for i in range(0, len(examples), self.batch_size):
-            yield list(range(i, min(i + self.batch_size, len(examples)))), examples[i:i + self.batch_size]
+        """(indices into ``examples``, those examples) per forward pass, in length order so a batch pads
+        to its own examples' length (predictions do not depend on the order)."""
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+        for i in range(0, len(order), self.batch_size):
+            index = order[i:i + self.batch_size]
+            yield index, [examples[k] for k in index]
 
     @torch.no_grad()
     def _run(self, examples: list[MRCExample], tdocs: dict[str, TokenizedDoc]) -> list[tuple]:
