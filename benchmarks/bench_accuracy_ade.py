@@ -40,7 +40,8 @@ def overrides(args, seed: int, sweep_dir: Path) -> list[str]:
     if args.train_docs:
         ov.append(f"shots={args.train_docs}")
     if args.dev_docs:
-        ov.append(f"++trainer.limit_val_batches={math.ceil(args.dev_docs / 4)}")  # 4 documents per eval step
+        ov += [f"++trainer.limit_val_batches={math.ceil(args.dev_docs / 4)}",  # 4 documents per eval step
+               "module.datamodule.eval_docs_per_step=4"]
     if args.negatives is not None:
         ov.append(f"++dataset.negatives={args.negatives}")
     if args.smoke:

@@ -56,9 +56,13 @@ class Predictor:
         return cls(model, builder, pad_id, batch_size, heads.get("max_spans", 16), heads.get("max_tails", 4),
                    heads.get("flat", False))
 
-    def _batches(self, examples: list[MRCExample]) -> Iterator[tuple[int, list[MRCExample]]]:
-        for i in range(0, len(examples), self.batch_size):
-            yield i, examples[i:i + self.batch_size]
+    def batches(self, examples: list[MRCExample]) -> Iterator[tuple[list[int], list[MRCExample]]]:
+        """(indices into ``examples``, those examples) per forward pass, in length order so a batch pads
+        to its own examples' length (predictions do not depend on the order)."""
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+        for i in range(0, len(order), self.batch_size):
+            index = order[i:i + self.batch_size]
+            yield index, [examples[k] for k in index]
 
     @torch.no_grad()
     def _run(self, examples: list[MRCExample], tdocs: dict[str, TokenizedDoc]) -> list[tuple]:
@@ -67,7 +71,7 @@ class Predictor:
         schema = self.builder.schema
         value_head = getattr(self.model, "value_head", None)
         spans = []
-        for offset, chunk in self._batches(examples):
+        for index, chunk in self.batches(examples):
             batch = collate(chunk, self.pad_id)
             batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
             heads = self.model.heads_for(batch["task"])
@@ -82,7 +86,7 @@ class Predictor:
             if labelled:
                 where = [(kept[n][0][0], kept[n][0][2], kept[n][0][3]) for n in labelled]  # (example, first, last)
                 values = dict(zip(labelled, value_head.predict(h, where, [tails[n] for n in labelled]), strict=True))
-            spans += [(offset + e, t, s, x, values.get(n)) for n, (_, (e, t, s, x)) in enumerate(kept)]
+            spans += [(index[e], t, s, x, values.get(n)) for n, (_, (e, t, s, x)) in enumerate(kept)]
         return spans
 
     def predict(self, docs: Sequence[Document], tdocs: dict[str, TokenizedDoc], task: str = "concepts",

@@ -36,6 +36,11 @@ SCHEMAS = {
         {"ratios_to_no_prompt"}),
     "bench_inference.py": ("inference", {"mode": str, "median_s": NUM, "docs_per_s": NUM, "tokens_per_s": NUM},
                            {"batched_speedup_over_naive", "relation_cost_over_concepts", "span_agreement_jaccard"}),
+    "bench_throughput.py": ("throughput", {
+        "side": str, "train_real_tok_s": NUM, "train_real_tok_s_ratio": NUM, "train_pad_frac": NUM,
+        "data_s": NUM, "forward_s": NUM, "heads_s": NUM, "backward_s": NUM, "optimizer_s": NUM, "lightning_s": NUM,
+        "infer_real_tok_s": NUM, "infer_pad_frac": NUM, "infer_decoding_s": NUM, "epoch_ratio": NUM,
+        "train_meets_target": bool}, {"label", "ratios_to_tagger"}),
     "bench_data.py": ("data", {"dataset": str, "run": str, "setup_s": NUM, "setup_cpu_s": NUM, "setup_cached": bool,
                                "train_examples": int}, {"synthetic"}),
     "estimate_gpu.py": ("estimate_gpu", {

@@ -132,3 +132,28 @@ def test_every_trainable_parameter_learns_on_a_concept_schema(repo_root, tokeniz
     model.concept_heads.loss(model(batch), batch)["loss"].backward()
     dead = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert dead == []
+
+
+@pytest.mark.parametrize("mlp_lr", [None, "fan_in"])
+def test_reparameterization_mlp_learning_rate_scales_with_fan_in(repo_root, mlp_lr):
+    from clinprompt.models.mrc_module import MRCModule
+
+    model = model_cfg(repo_root, "tiny_bert")
+    strat = strategy_cfg(repo_root, "soft_frozen")
+    strat["prompt"] = {**strat["prompt"], "reparam_hidden": 24, "mlp_lr": mlp_lr}
+    lm = MRCModule(model, strat, SCHEMA, prompt_len=4)
+    groups = lm.parameter_groups()
+    params = [id(p) for g in groups for p in g["params"]]
+    trainable = [id(p) for p in lm.parameters() if p.requires_grad]
+    assert sorted(params) == sorted(trainable)  # every trainable parameter in exactly one group
+    lrs = {g["name"]: g["lr"] for g in groups}
+    base = strat["lr"]["prompt"]
+    if mlp_lr is None:
+        assert "prompt_mlp.0" not in lrs and lrs["prompt"] == base
+        return
+    hidden = model["tiny"]["hidden_size"]
+    mlp = lm.net.prompt.mlp
+    by_param = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert by_param[id(mlp[0].weight)] == pytest.approx(base / hidden)  # 32 -> 24
+    assert by_param[id(mlp[2].weight)] == pytest.approx(base / 24)  # 24 -> layers x 2 x hidden
+    assert by_param[id(mlp[2].bias)] == by_param[id(lm.net.prompt.embedding)] == base

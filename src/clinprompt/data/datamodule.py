@@ -24,7 +24,7 @@ from clinprompt.data.brat import describe_issues, issue_summary
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Entity
 from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema, predicted_head_examples, swap_in
-from clinprompt.data.sampling import few_shot, kfold
+from clinprompt.data.sampling import few_shot, kfold, kfold_all
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
 from clinprompt.models.backbone import load_config, load_tokenizer, position_limit
 from clinprompt.training.preemption import ResumableDataLoader
@@ -38,18 +38,31 @@ def _plain(cfg: Any) -> Any:
 
 
 class TaskBatchSampler(Sampler[list[int]]):
-    """Shuffled batches that never mix concept and relation examples; sharded by rank."""
+    """Shuffled batches that never mix concept and relation examples; sharded by rank.
 
-    def __init__(self, tasks: list[str], batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    With ``lengths`` and ``group`` > 1, batches are length-grouped: each task's shuffled examples are cut
+    into mega-batches of ``group`` batches, each sorted by length before it is cut into batches, so a batch
+    pads to a length close to its own examples' (the batch order is shuffled as before). The order is a
+    pure function of (seed, epoch, rank): a resumed run replays it exactly."""
+
+    def __init__(self, tasks: list[str], batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 lengths: list[int] | None = None, group: int = 1):
         self.tasks, self.batch_size, self.seed, self.rank, self.world = tasks, batch_size, seed, rank, world
+        if lengths is not None and len(lengths) != len(tasks):
+            raise ValueError(f"{len(lengths)} lengths for {len(tasks)} examples")
+        self.lengths, self.group = lengths, max(1, int(group))
         self.epoch = 0
 
     def _batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
         batches = []
+        mega = self.batch_size * self.group
         for task in sorted(set(self.tasks)):
             idx = [i for i, t in enumerate(self.tasks) if t == task]
             rng.shuffle(idx)
+            if self.lengths is not None and self.group > 1:
+                lengths = self.lengths
+                idx = [i for m in range(0, len(idx), mega) for i in sorted(idx[m:m + mega], key=lengths.__getitem__)]
             batches += [idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
         rng.shuffle(batches)
         # equal batch counts on every rank (DDP steps in lockstep): drop the remainder
@@ -85,13 +98,14 @@ class MRCDataModule(L.LightningDataModule):
     def __init__(self, dataset: Mapping, model: Mapping, strategy: Mapping, task: str = "concepts",
                  prompt_len: int = 0, shots: int | None = None, seed: int = 0, fold: int | None = None,
                  batch_size: int = 16, eval_docs_per_step: int = 4, cache_dir: str | None = None,
-                 train_with_predicted_heads: bool = False):
+                 train_with_predicted_heads: bool = False, length_group: int = 1):
         super().__init__()
         if task not in QUERY_OF_TASK:
             raise ValueError(f"task={task!r}: expected concepts, relations or end_to_end")
         self.dataset_cfg, self.model_cfg, self.strategy_cfg = dataset, _plain(model), _plain(strategy)
         self.task, self.prompt_len, self.shots, self.seed, self.fold = task, prompt_len, shots, seed, fold
         self.batch_size, self.eval_docs_per_step = batch_size, eval_docs_per_step
+        self.length_group = length_group  # batches per length-sorted mega-batch (1: no length grouping)
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.train_with_predicted_heads = train_with_predicted_heads and task != "concepts"
         self.stats: dict[str, Any] = {}
@@ -107,12 +121,17 @@ class MRCDataModule(L.LightningDataModule):
         ds = self.dataset_cfg
         corpus = instantiate(ds["loader"])
         train = corpus.splits["train"]
-        dev = corpus.splits.get("dev", [])
+        dev, test = corpus.splits.get("dev", []), corpus.splits.get("test", [])
         if self.fold is not None:
-            # k-fold CV over the training documents: the held-out fold replaces dev
-            train, dev = kfold(train, int(ds.get("folds", 5)), int(self.fold), self.seed)
+            k, over = int(ds.get("folds", 5)), ds.get("cv_over", "train")
+            if over == "all":  # CV over every document: the held-out fold is test, dev comes from the others
+                train, dev, test = kfold_all(train + dev + test, k, int(self.fold), self.seed)
+            elif over == "train":  # CV over the training documents: the held-out fold replaces dev
+                train, dev = kfold(train, k, int(self.fold), self.seed)
+            else:
+                raise ValueError(f"dataset.cv_over={over!r}: expected 'train' or 'all'")
         train = few_shot(train, self.shots, self.seed, unit=ds.get("shot_unit", "document"))
-        self.eval_docs = {"dev": dev, "test": corpus.splits.get("test", [])}
+        self.eval_docs = {"dev": dev, "test": test}
         self.train_docs = train
         rels = tuple(corpus.relation_types) if self.task != "concepts" else ()
         self.schema = Schema(ds.get("questions", ds["name"]), tuple(corpus.entity_types), rels,
@@ -122,10 +141,17 @@ class MRCDataModule(L.LightningDataModule):
         self._load_builder()
         all_docs = train + self.eval_docs["dev"] + self.eval_docs["test"]
         self.tdocs, cached = self._tokenized(all_docs)
-        self.train_examples = self._keep_negatives(self._train_examples(train), float(ds.get("negatives", 1.0)))
+        every = self._train_examples(train)
+        ratio = float(ds.get("negatives", 1.0))
+        self.train_examples = self._keep_negatives(every, ratio)
+        span_less = sum(not e.spans for e in every)
         self.stats = {"train_docs": len(train), "dev_docs": len(dev), "test_docs": len(self.eval_docs["test"]),
-                      "train_examples": len(self.train_examples), "tokens_cached": cached,
-                      "window_size": self.builder.window_size,
+                      "train_examples": len(self.train_examples), "train_examples_before_sampling": len(every),
+                      # span-less (type, window) examples kept with probability dataset.negatives, seeded
+                      "negatives_ratio": min(ratio, 1.0), "span_less_examples": span_less,
+                      "span_less_kept": span_less - (len(every) - len(self.train_examples)),
+                      "tokens_cached": cached,
+                      "window_size": self.builder.window_size, 
                       "reader_issues": issue_summary(getattr(corpus, "issues", [])),
                       "setup_s": round(time.perf_counter() - t0, 3)}
         log.info("data: %s", {k: v for k, v in self.stats.items() if k != "reader_issues"})
@@ -227,7 +253,9 @@ class MRCDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
-        sampler = TaskBatchSampler([e.task for e in self.train_examples], self.batch_size, self.seed, rank, world)
+        ex = self.train_examples
+        sampler = TaskBatchSampler([e.task for e in ex], self.batch_size, self.seed, rank, world,
+                                   [len(e.input_ids) for e in ex], self.length_group)
         # resumable: a run preempted mid-epoch restarts after the batches it already trained on
         return ResumableDataLoader(ExampleDataset(self.train_examples), batch_sampler=sampler,
                                    collate_fn=lambda b: collate(b, self.pad_id))

@@ -1,6 +1,7 @@
 """Deterministic training subsets: few-shot draws and k-fold cross-validation folds.
 
-Both draw from the training split only (dev and test are never touched) and depend only on the seed and
+Both draw from the training split only (dev and test are never touched; ``kfold_all`` is the exception:
+cross-validation over every document, as most published ADE results are) and depend only on the seed and
 the documents' ids, never on the order a loader returned them in. Few-shot sets are nested: one fixed
 permutation per seed, of which the N-shot set is the first N, so the 50-shot set contains the 25-shot set.
 """
@@ -61,3 +62,14 @@ def kfold(docs: Sequence[Document], k: int, fold: int, seed: int) -> tuple[list[
     order = _permuted(docs, lambda d: d.doc_id, seed)
     held = [d for i, d in enumerate(order) if i % k == fold]
     return [d for i, d in enumerate(order) if i % k != fold], held
+
+
+def kfold_all(docs: Sequence[Document], k: int, fold: int, seed: int, dev_fraction: float = 0.1
+              ) -> tuple[list[Document], list[Document], list[Document]]:
+    """(train, dev, test) for fold ``fold`` of ``k`` over ``docs`` (every document of the corpus): the held-out
+    fold is test, so the k tests partition the corpus; dev is a seeded ``dev_fraction`` of the other folds
+    (checkpoint selection never sees the test fold)."""
+    rest, test = kfold(docs, k, fold, seed)
+    n_dev = max(1, round(len(rest) * dev_fraction)) if len(rest) >= 2 else 0
+    dev_ids = {d.doc_id for d in _permuted(rest, lambda d: d.doc_id, seed)[:n_dev]}
+    return [d for d in rest if d.doc_id not in dev_ids], [d for d in rest if d.doc_id in dev_ids], test

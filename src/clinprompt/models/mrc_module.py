@@ -166,14 +166,30 @@ class MRCModule(L.LightningModule):
     def parameter_groups(self) -> list[dict]:
         lr = self.hparams.strategy.get("lr", {})
         wd = self.hparams.strategy.get("weight_decay", 0.01)
+        prompt_lr = lr.get("prompt", 1e-2)
+        scaled = self.fan_in_scaled_matrices()
+        unscaled = [p for p in self.net.prompt_parameters() if all(p is not w for w, _ in scaled)]
         groups = [
             {"name": "backbone", "params": [p for p in self.net.backbone.parameters() if p.requires_grad],
              "lr": self.backbone_lr(), "weight_decay": wd},
-            {"name": "prompt", "params": self.net.prompt_parameters(), "lr": lr.get("prompt", 1e-2),
-             "weight_decay": 0.0},
+            {"name": "prompt", "params": unscaled, "lr": prompt_lr, "weight_decay": 0.0},
+            *({"name": f"prompt_mlp.{i}", "params": [w], "lr": prompt_lr / fan_in, "weight_decay": 0.0}
+              for i, (w, fan_in) in enumerate(scaled)),
             {"name": "head", "params": self.net.head_parameters(), "lr": lr.get("head", 1e-3), "weight_decay": wd},
         ]
         return [g for g in groups if g["params"]]
+
+    def fan_in_scaled_matrices(self) -> list[tuple[torch.nn.Parameter, int]]:
+        """(weight, fan-in) of the prompt's reparameterization MLP when ``strategy.prompt.mlp_lr`` is ``fan_in``.
+        Adam moves every weight by about the learning rate per step, and all of a row's weights move together,
+        so an MLP output moves by about lr x fan-in per step: at the prompt rate (1e-2) through a 256-wide layer
+        that is ~2.5 per step in key/value space, where the backbone's own keys/values have RMS ~1, and a frozen
+        backbone's attention is swamped by the prefixes (measured: experiments/cpu_full_ade). lr / fan-in makes
+        each output move ~lr per step, as a prefix trained directly would, whatever the model and MLP width."""
+        prompt, cfg = self.net.prompt, self.hparams.strategy.get("prompt") or {}
+        if prompt is None or prompt.mlp is None or cfg.get("mlp_lr") != "fan_in":
+            return []
+        return [(m.weight, m.in_features) for m in prompt.mlp if isinstance(m, torch.nn.Linear)]
 
     def backbone_lr(self) -> float:
         """``strategy.lr.backbone`` when set, else the model's own fine-tuning rate (``model.finetune_lr``)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinprompt.data.brat import BratError, BratIssue, read_text
-from clinprompt.data.corpora.base import Corpus, require_dir, split_of
+from clinprompt.data.corpora.base import Corpus, apply_split_file, require_dir, split_of
 from clinprompt.data.document import Document, Entity, Relation
 
 FOLDER = "ade-corpus-v2"
@@ -149,11 +149,12 @@ def _document(pmid: str, occurrences: list[tuple[int, str, list[_RelLine]]], neg
 
 
 def load_ade(data_dir: str | Path, include_dose: bool = True, include_negative: bool = False,
-             strict: bool = True) -> Corpus:
+             strict: bool = True, split_file: str | Path | None = None) -> Corpus:
     """Drug, AdverseEffect (+ Dose) with AdverseEffect-Drug (+ Dose-Drug); Arg1 = effect/dose, Arg2 = Drug.
 
     ``include_negative`` adds the ADE-NEG sentences to their PMID's document (and PMIDs that have only
     negative sentences); those sentences carry no annotation even where they name a drug.
+    ``split_file`` (JSON: split -> PMIDs) replaces the hash split (see :func:`apply_split_file`).
     """
     key = "paths.data_dir (or the CLINPROMPT_DATA_DIR environment variable) to the folder holding ade-corpus-v2/"
     root = require_dir(Path(data_dir) / FOLDER, key, "ADE corpus v2")
@@ -176,5 +177,6 @@ def load_ade(data_dir: str | Path, include_dose: bool = True, include_negative: 
         splits[split_of(pmid)].append(_document(pmid, by_pmid.get(pmid, []), negatives.get(pmid, [])))
     types = ("Drug", "AdverseEffect", "Dose") if include_dose else ("Drug", "AdverseEffect")
     relations = tuple(f"{t}-Drug" for t in types[1:])
-    return Corpus("ade", splits, types, relations, {r: (r.split("-")[0], "Drug") for r in relations},
-                  report.issues)
+    corpus = Corpus("ade", splits, types, relations, {r: (r.split("-")[0], "Drug") for r in relations},
+                    report.issues)
+    return apply_split_file(corpus, split_file) if split_file else corpus

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from clinprompt.data.brat import BratIssue
 from clinprompt.data.document import Document
 from clinprompt.data.sentences import split_sentences
 
+log = logging.getLogger(__name__)
 SPLITS = ("train", "dev", "test")
 
 # n2c2 2018 track 2: relations link an attribute (Arg1, the tail) to a Drug (Arg2, the head)
@@ -83,3 +87,61 @@ def relation_heads_seen(docs: list[Document]) -> dict[str, tuple]:
         ranked = tuple(sorted(pairs, key=lambda p: (-pairs[p], p)))
         out[rel] = ranked[0] if len(ranked) == 1 else ranked
     return out
+
+
+def split_ids(corpus: Corpus) -> dict[str, list[str]]:
+    """The corpus's split as a split file holds it: split name -> document ids, in the corpus's order."""
+    return {name: [d.doc_id for d in corpus.splits.get(name, [])] for name in SPLITS}
+
+
+def write_split_file(corpus: Corpus, path: str | Path) -> Path:
+    """Save the corpus's split (``dataset.split_file`` reads it back) so a colleague can reuse it exactly."""
+    path = Path(path)
+    path.write_text(json.dumps(split_ids(corpus), indent=1) + "\n")
+    return path
+
+
+def apply_split_file(corpus: Corpus, path: str | Path, key: str = "dataset.split_file") -> Corpus:
+    """Re-split ``corpus`` as the JSON file ``path`` says ({"train": [ids], "dev": [ids], "test": [ids]};
+    dev may be missing or empty). Unknown, duplicated or unparsable entries are an error naming the file,
+    split and id; documents the file does not list are left out, and the count is logged."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{key}={path}: no such file")
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: line {err.lineno}: not valid JSON ({err.msg}); set {key}") from err
+    if not isinstance(spec, dict) or not {"train", "test"} <= spec.keys():
+        raise ValueError(f"{path}: expected a JSON object with 'train' and 'test' (and optionally 'dev') lists "
+                         "of document ids")
+    unknown_splits = sorted(set(spec) - set(SPLITS))
+    if unknown_splits:
+        raise ValueError(f"{path}: unknown split name(s) {unknown_splits}: expected {list(SPLITS)}")
+    by_id = {d.doc_id: d for d in corpus.documents()}
+    where: dict[str, str] = {}
+    for name in SPLITS:
+        ids = spec.get(name) or []
+        if not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
+            raise ValueError(f"{path}: split '{name}': expected a list of document ids (strings)")
+        for doc_id in map(str, ids):
+            if doc_id in where:
+                twice = f"twice in '{name}'" if where[doc_id] == name else f"in both '{where[doc_id]}' and '{name}'"
+                raise ValueError(f"{path}: split '{name}': document id '{doc_id}' is listed {twice}")
+            if doc_id not in by_id:
+                raise ValueError(f"{path}: split '{name}': unknown document id '{doc_id}' (the {corpus.name} "
+                                 f"corpus has {len(by_id)} documents; ids are {_id_hint(by_id)})")
+            where[doc_id] = name
+    left_out = len(by_id) - len(where)
+    if left_out:
+        log.warning("%s: %d of the %s corpus's %d documents are in no split of the file and are left out",
+                    path, left_out, corpus.name, len(by_id))
+    splits = {name: [by_id[str(i)] for i in spec.get(name) or []] for name in SPLITS}
+    log.info("%s: split from %s: %s", corpus.name, path, dict(Counter(where.values())))
+    return Corpus(corpus.name, splits, corpus.entity_types, corpus.relation_types, corpus.relation_heads,
+                  corpus.issues)
+
+
+def _id_hint(by_id: dict) -> str:
+    first = sorted(by_id)[:2]
+    return "e.g. " + ", ".join(repr(i) for i in first) if first else "none"

@@ -18,6 +18,7 @@ from clinprompt.data.corpora.base import (
     N2C2_2018_RELATION_HEADS,
     N2C2_2018_RELATION_TYPES,
     Corpus,
+    apply_split_file,
     bucket,
     fill_sentences,
     relation_heads_seen,
@@ -117,15 +118,18 @@ def _load(name: str, root: str | Path, key: str, entity_types, relation_types, s
 
 def load_brat_corpus(root: str | Path, entity_types: Iterable[str] | None = None,
                      relation_types: Iterable[str] | None = None, strict: bool = False,
-                     relation_heads: dict | None = None) -> Corpus:
+                     relation_heads: dict | None = None, split_file: str | Path | None = None) -> Corpus:
     """Any brat corpus. Types not listed are discovered from every split; relation heads from the argument
     types annotated (Arg1 = tail, Arg2 = head), every pair a relation type links (most frequent first).
-    ``relation_heads`` lists them instead: ``{rel: [tail, head]}`` or ``{rel: [[tail, head], ...]}``."""
+    ``relation_heads`` lists them instead: ``{rel: [tail, head]}`` or ``{rel: [[tail, head], ...]}``.
+    ``split_file`` (JSON: split -> document ids, the file names without .txt) re-splits the notes of every
+    folder (see :func:`apply_split_file`)."""
     fixed = None
     if relation_heads is not None:
         fixed = {str(k): tuple(tuple(p) if not isinstance(p, str) else p for p in v) for k, v in relation_heads.items()}
-    return _load("brat", root, "dataset.root (e.g. dataset.root=/data/my_corpus)", entity_types,
-                 tuple(relation_types) if relation_types is not None else None, strict, fixed)
+    corpus = _load("brat", root, "dataset.root (e.g. dataset.root=/data/my_corpus)", entity_types,
+                   tuple(relation_types) if relation_types is not None else None, strict, fixed)
+    return apply_split_file(corpus, split_file) if split_file else corpus
 
 
 def load_n2c2_2018(root: str | Path, strict: bool = False) -> Corpus:
