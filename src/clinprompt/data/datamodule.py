@@ -151,7 +151,7 @@ class MRCDataModule(L.LightningDataModule):
                       "negatives_ratio": min(ratio, 1.0), "span_less_examples": span_less,
                       "span_less_kept": span_less - (len(every) - len(self.train_examples)),
                       "tokens_cached": cached,
-                      "window_size": self.builder.window_size, 
+                      "window_size": self.builder.window_size,
                       "reader_issues": issue_summary(getattr(corpus, "issues", [])),
                       "setup_s": round(time.perf_counter() - t0, 3)}
         log.info("data: %s", {k: v for k, v in self.stats.items() if k != "reader_issues"})
