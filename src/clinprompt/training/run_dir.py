@@ -71,7 +71,9 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 
 def differing_keys(a: Mapping, b: Mapping) -> list[str]:
     fa, fb = _flat(a), _flat(b)
-    return sorted(k for k in set(fa) | set(fb) if fa.get(k, "<absent>") != fb.get(k, "<absent>"))
+    # top-level keys first: `seed` before its interpolated copy `module.datamodule.seed`
+    return sorted((k for k in set(fa) | set(fb) if fa.get(k, "<absent>") != fb.get(k, "<absent>")),
+                  key=lambda k: (k.count("."), k))
 
 
 def read(run_dir: Path) -> dict[str, Any] | None:

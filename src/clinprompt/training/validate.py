@@ -21,7 +21,10 @@ def _get(cfg: Mapping, dotted: str) -> Any:
     for part in dotted.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return None
-        node = node[part]
+        try:
+            node = node[part]
+        except Exception:  # an interpolation only Hydra's runtime resolves (the planner composes without it)
+            return None
     return node
 
 
