@@ -143,6 +143,8 @@ STALE_AFTER_S = 30 * 60
 def _stale(info: dict, stale_after_s: float, now: dt.datetime | None = None) -> str | None:
     """Why a ``running`` record is stale, or None while its heartbeat is recent enough."""
     beat = info.get("heartbeat") or info.get("started")
+    if beat is None:  # no time recorded at all: nothing to judge by
+        return None
     try:
         when = dt.datetime.fromisoformat(str(beat))
     except ValueError:
