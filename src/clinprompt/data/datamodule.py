@@ -91,7 +91,8 @@ class MRCDataModule(L.LightningDataModule):
         self.dataset_cfg, self.model_cfg, self.strategy_cfg = dataset, _plain(model), _plain(strategy)
         self.task, self.prompt_len, self.shots, self.seed, self.fold = task, prompt_len, shots, seed, fold
         self.batch_size, self.eval_docs_per_step = batch_size, eval_docs_per_step
-        self.cache_dir = Path(cache_dir) if cache_dir else None
+        # the set-up and token caches hold note text (clinprompt.data.setup_cache); dataset.cache=false: none
+        self.cache_dir = Path(cache_dir) if cache_dir and dataset.get("cache", True) else None
         self.train_with_predicted_heads = train_with_predicted_heads and task != "concepts"
         self.stats: dict[str, Any] = {}
         self._ready = False
