@@ -30,6 +30,7 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["model=tiny_bert", "trainer=fast", "logger=csv_only", "dataset.loader.n_train=8", "dataset.loader.n_dev=2",
         "dataset.loader.n_test=2", "trainer.limit_train_batches=2", "callbacks.early_stopping=null"]
+BRAT = ["model=tiny_bert", "trainer=fast", "logger=csv_only", "dataset=brat", "callbacks.early_stopping=null"]
 
 
 def _train(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -81,7 +82,7 @@ def _brat(root: Path, n_train: int = 6) -> Path:
 def test_relations_task_on_a_corpus_without_relations_fails_naming_the_key(tmp_path):
     corpus = _brat(tmp_path / "corpus")
     run = tmp_path / "run"
-    proc = _train(tmp_path, *TINY, "dataset=brat", f"dataset.root={corpus}", "task=relations", f"hydra.run.dir={run}")
+    proc = _train(tmp_path, *BRAT, f"dataset.root={corpus}", "task=relations", f"hydra.run.dir={run}")
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == ["ConfigError: task=relations: dataset brat has no relation types; use task=concepts "
@@ -97,7 +98,7 @@ def test_loader_failure_records_the_root_cause_in_results_and_report(tmp_path):
     empty = tmp_path / "not_a_corpus"
     empty.mkdir()
     run = tmp_path / "runs" / "run"
-    proc = _train(tmp_path, *TINY, "dataset=brat", f"dataset.root={empty}", f"hydra.run.dir={run}")
+    proc = _train(tmp_path, *BRAT, f"dataset.root={empty}", f"hydra.run.dir={run}")
     assert proc.returncode == 1
     res = json.loads((run / "results.json").read_text())
     error = res["run"]["error"]

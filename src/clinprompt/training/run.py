@@ -24,7 +24,7 @@ from clinprompt.training.failures import RunFailed, root_cause
 from clinprompt.training.heartbeat import Heartbeat
 from clinprompt.training.preemption import Preempted
 from clinprompt.training.results import RunRecord, grid_of
-from clinprompt.training.validate import ConfigError, validate, validate_schema
+from clinprompt.training.validate import validate, validate_schema
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,19 @@ def _clear_csv(loggers: list[Any]) -> None:
 
 def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
+    config: dict | None = None
     try:
         config = OmegaConf.to_container(cfg, resolve=True)
         validate(config)
         fingerprint, previous = rundir.claim(run_dir, config)
-    except ConfigError as err:  # before anything in the run directory is written
+    except rundir.RunDirConflict as err:  # another config's directory: nothing in it is written
         _stop(str(err).splitlines()[0], err)
+    except Exception as err:
+        line = _one_line(err)
+        if not (run_dir / "results.json").exists():  # a fresh directory records why the run never started
+            RunRecord(run_dir, grid_of(cfg), config or {}).fail(line, traceback.format_exc(),
+                                                                 f"fix the config value named above; {_HINT}")
+        _stop(line, err)
     if previous == "finished" and not cfg.get("rerun", False):
         line = (f"finished: {run_dir} already holds this config's finished run (config {fingerprint}); "
                 "rerun=true trains it again")
@@ -83,10 +90,8 @@ def train(cfg: DictConfig) -> float | None:
     try:
         return _train(cfg, run_dir, record)
     except BaseException as err:
-        root = root_cause(err)
-        line = f"{type(root).__name__}: {str(root).strip().splitlines()[0] if str(root).strip() else ''}".rstrip(": ")
-        hint = getattr(root, "hint", None) or f"full traceback in {run_dir / 'error.log'}"
-        record.fail(line, traceback.format_exc(), hint)
+        line = _one_line(err)
+        record.fail(line, traceback.format_exc(), getattr(root_cause(err), "hint", None) or _HINT)
         if isinstance(err, Preempted):  # checkpointed on a signal: the same command resumes it
             record.status = "interrupted"
             record.write()
@@ -95,6 +100,15 @@ def train(cfg: DictConfig) -> float | None:
         raise
     finally:
         _finish_loggers()
+
+
+_HINT = "the full traceback is in the run directory's error.log"
+
+
+def _one_line(err: BaseException) -> str:
+    root = root_cause(err)
+    text = str(root).strip()
+    return f"{type(root).__name__}: {text.splitlines()[0]}" if text else type(root).__name__
 
 
 def _stop(line: str, err: Exception) -> None:

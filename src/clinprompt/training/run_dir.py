@@ -8,9 +8,10 @@ while another config is refused before anything in the directory is touched.
 
 Left out of the fingerprint, because they do not change what is computed: where things are written
 (``paths``, any value under the run directory itself, checkpoint ``dirpath``s), how a run is watched
-(``logger``, progress bar, logging interval, learning-rate monitor, heartbeat), how often ``last.ckpt`` is
-written (``callbacks.periodic_checkpoint``, ``callbacks.last_checkpoint``, ``callbacks.preemption``), the
-set-up cache (``dataset.cache``, cache dirs) and ``rerun`` itself.
+(``logger``, progress bar, logging interval, heartbeat), every callback but ``early_stopping`` and
+``model_checkpoint`` (the learning-rate monitor, how often ``last.ckpt`` is written, preemption, progress lines,
+test harnesses: they watch or save, they do not change what is trained), the set-up cache (``dataset.cache``,
+cache dirs) and ``rerun`` itself.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from typing import Any
 from clinprompt.training.validate import ConfigError
 
 IGNORED = ("paths", "logger", "rerun", "heartbeat_s", "wandb_group", "trainer.enable_progress_bar",
-           "trainer.log_every_n_steps", "trainer.default_root_dir", "callbacks.lr_monitor",
-           "callbacks.periodic_checkpoint", "callbacks.last_checkpoint", "callbacks.preemption",
-           "callbacks.progress", "dataset.cache", "dataset.loader.cache_dir", "module.datamodule.cache_dir")
+           "trainer.log_every_n_steps", "trainer.default_root_dir", "dataset.cache", "dataset.loader.cache_dir",
+           "module.datamodule.cache_dir")
+# callbacks that decide the result (when training stops, which checkpoint is tested); every other callback
+# watches, checkpoints or reports (lr monitor, last.ckpt cadence, preemption, progress, test harnesses)
+RESULT_CALLBACKS = ("early_stopping", "model_checkpoint")
 FILE = "fingerprint.json"
 
 
@@ -39,7 +42,9 @@ def _strip(node: Any, run_dir: str, prefix: str = "") -> Any:
         out = {}
         for k, v in node.items():
             key = f"{prefix}.{k}" if prefix else str(k)
-            if key in IGNORED or key.endswith(".dirpath"):
+            if any(key == ig or key.endswith(f".{ig}") for ig in IGNORED) or key.endswith(".dirpath"):
+                continue  # also the interpolated copies, e.g. module.datamodule.dataset.cache
+            if prefix == "callbacks" and k not in RESULT_CALLBACKS:
                 continue
             out[str(k)] = _strip(v, run_dir, key)
         return out
@@ -100,10 +105,12 @@ def claim(run_dir: Path, config: Mapping) -> tuple[str, str | None]:
     mine = fingerprinted(config, run_dir)
     fp = fingerprint(config, run_dir)
     old = read(run_dir)
-    if old is None:
-        if (run_dir / "results.json").exists() or (run_dir / "checkpoints").exists():
+    never_trained = previous_status(run_dir) in (None, "failed") and not (run_dir / "checkpoints").exists()
+    if old is None or (old.get("fingerprint") != fp and never_trained):
+        if old is None and not never_trained:
             raise RunDirConflict(f"{run_dir} holds a run without a fingerprint.json (written before fingerprints "
                                  "existed): choose another directory with hydra.run.dir=DIR, or delete this one")
+        # a new directory, or one whose run failed before training anything: nothing to mix with
         run_dir.mkdir(parents=True, exist_ok=True)
         tmp = run_dir / f".{FILE}.tmp"
         hydra = {f.name: f.read_text() for f in sorted((run_dir / ".hydra").glob("*.yaml"))}
