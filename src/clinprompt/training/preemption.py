@@ -150,7 +150,7 @@ class PreemptionCheckpoint(L.Callback):
             log.info("resuming mid-epoch %d after %d batches", loader.epoch, loader.consumed)
             # Lightning skips on_train_epoch_start when it resumes mid-epoch; the module sets its modes there
             pl_module.on_train_epoch_start()
-        elif loader is not None and not isinstance(loader, ResumableDataLoader):
+        elif self._restore_rng is not None and loader is not None and not isinstance(loader, ResumableDataLoader):
             log.warning("the train loader cannot record its position: a run resumed mid-epoch restarts the epoch")
         self._truncate_csv(trainer)
 

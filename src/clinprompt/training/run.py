@@ -7,6 +7,7 @@ that line, and a multirun keeps its finished runs and ends with a summary (``Swe
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
 import traceback
@@ -86,6 +87,8 @@ def train(cfg: DictConfig) -> float | None:
         log.info(line)
         print(line)
         return RunRecord.stored_metric(run_dir, cfg.get("optimized_metric"))
+    if previous == "finished":  # rerun=true: train from scratch, not from the finished run's last.ckpt
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     record = RunRecord(run_dir, grid_of(cfg), config, fingerprint)
     try:
         return _train(cfg, run_dir, record)
