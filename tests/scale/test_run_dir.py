@@ -60,11 +60,17 @@ def test_same_dir_same_config_is_finished_other_config_refused(tmp_path):
 
     other = _train(tmp_path, *TINY, "seed=2", f"hydra.run.dir={run}")
     assert other.returncode == 1
-    lines = [ln for ln in other.stderr.splitlines() if ln.strip()]
+    lines = _failure_lines(other.stderr)
     assert len(lines) == 1, other.stderr
     fp = res["run"]["config_fingerprint"]
     assert fp in lines[0] and "differs in seed" in lines[0] and "hydra.run.dir=" in lines[0]
     assert _snapshot(run) == before  # results, checkpoints, .hydra/ and fingerprint untouched
+
+
+def _failure_lines(stderr: str) -> list[str]:
+    """The console's lines apart from Lightning's own INFO notices (seed set, ...): the failure, once."""
+    assert "Traceback" not in stderr
+    return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("INFO:")]
 
 
 def _brat(root: Path, n_train: int = 6) -> Path:
@@ -84,11 +90,11 @@ def test_relations_task_on_a_corpus_without_relations_fails_naming_the_key(tmp_p
     run = tmp_path / "run"
     proc = _train(tmp_path, *BRAT, f"dataset.root={corpus}", "task=relations", f"hydra.run.dir={run}")
     assert proc.returncode == 1
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == ["ConfigError: task=relations: dataset brat has no relation types; use task=concepts "
-                     "or a corpus with relations"]
+    line = ("ConfigError: task=relations: dataset brat has no relation types; use task=concepts "
+            "or a corpus with relations")
+    assert _failure_lines(proc.stderr) == [line]
     res = json.loads((run / "results.json").read_text())
-    assert res["run"]["status"] == "failed" and res["run"]["error"] == lines[0]
+    assert res["run"]["status"] == "failed" and res["run"]["error"] == line
     assert "Traceback" in (run / "error.log").read_text()
 
 
@@ -105,8 +111,10 @@ def test_loader_failure_records_the_root_cause_in_results_and_report(tmp_path):
     # the loader's own line, not Hydra's "InstantiationException: Error in call to target ..." wrapper
     assert error.startswith(f"FileNotFoundError: brat corpus at {empty} has no train/ folder"), error
     assert "error.log" in res["run"]["hint"]
-    assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == [error]
-    assert report([str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 2  # no finished run: no table
+    assert _failure_lines(proc.stderr) == [error]
+    assert report([str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 0
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| failed | `run` |" in md and error in md  # listed with its cause, not Hydra's wrapper
     from clinprompt.reporting.collect import collect
 
     (only,) = collect([tmp_path / "runs"])
