@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = compose_config(args.overrides)
-        validate(cfg)  # the checks train.py runs: a value the planner accepts is one a run accepts
+        validate(cfg, corpus=False)  # train.py's checks: a value the planner accepts is one a run accepts
         plan, counts = plan_memory(cfg)
     except (ValueError, KeyError, HydraException, OmegaConfBaseException) as err:  # one actionable line
         print(f"clinprompt-plan: {str(err).splitlines()[0]}", file=sys.stderr)

@@ -39,8 +39,9 @@ def _int(cfg: Mapping, key: str, minimum: int, fix: str, optional: bool = False)
     return value
 
 
-def validate(cfg: Mapping) -> None:
-    """Raise :class:`ConfigError` for the first value that cannot work."""
+def validate(cfg: Mapping, corpus: bool = True) -> None:
+    """Raise :class:`ConfigError` for the first value that cannot work. ``corpus=False`` (the planner, which
+    needs no data) skips the check that ``dataset.root`` exists."""
     _int(cfg, "batch_size", 1, "set batch_size to a positive number, e.g. batch_size=8")
     task = _get(cfg, "task")
     if task not in TASKS:
@@ -67,7 +68,7 @@ def validate(cfg: Mapping) -> None:
     if local and not Path(str(local)).is_dir():
         raise ConfigError(f"model.local_path={local}: the folder {local} does not exist; "
                           "point it at the folder holding the model's config.json and weights")
-    root = _get(cfg, "dataset.root")
+    root = _get(cfg, "dataset.root") if corpus else None
     if isinstance(root, str) and root != "???" and not Path(root).exists():
         raise ConfigError(f"dataset.root={root}: the folder {root} does not exist; point it at the corpus folder")
     epochs = _get(cfg, "trainer.max_epochs")
