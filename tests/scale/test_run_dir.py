@@ -138,3 +138,30 @@ def test_failing_sweep_ends_with_a_summary_of_every_job(tmp_path):
         assert f"model={model},prompt_len={plen}" in line
         assert "failed: ModelUnavailableError: model '" + model + "': cannot load" in line
     assert "Traceback" not in err
+
+
+def test_fingerprint_ignores_what_does_not_change_the_result(tmp_path):
+    from clinprompt.training import run_dir as rd
+
+    run = tmp_path / "run"
+    base = {"seed": 1, "batch_size": 8, "paths": {"output_dir": str(run)},
+            "logger": {"csv": {"save_dir": str(run)}},
+            "callbacks": {"early_stopping": {"patience": 3}, "model_checkpoint": {"monitor": "f1", "dirpath": "x"},
+                          "periodic_checkpoint": {"every_n_train_steps": 100}},
+            "dataset": {"cache": True}, "module": {"datamodule": {"dataset": {"cache": True}, "seed": 1},
+                                                    "out": str(run / "predictions")}}
+    fp = rd.fingerprint(base, run)
+    same = json.loads(json.dumps(base))
+    same["callbacks"]["periodic_checkpoint"]["every_n_train_steps"] = 7   # checkpoint cadence
+    same["callbacks"]["kill"] = {"step": 3}                               # a test harness
+    same["dataset"]["cache"] = same["module"]["datamodule"]["dataset"]["cache"] = False
+    same["logger"] = {}
+    assert rd.fingerprint(same, run) == fp
+    moved = json.loads(json.dumps(base).replace(str(run), str(tmp_path / "elsewhere")))
+    assert rd.fingerprint(moved, tmp_path / "elsewhere") == fp  # values under the run dir are relative to it
+    other = json.loads(json.dumps(base))
+    other["seed"] = other["module"]["datamodule"]["seed"] = 2
+    other["callbacks"]["early_stopping"]["patience"] = 5                  # decides when training stops
+    assert rd.fingerprint(other, run) != fp
+    assert rd.differing_keys(rd.fingerprinted(base, run), rd.fingerprinted(other, run)) == [
+        "seed", "callbacks.early_stopping.patience", "module.datamodule.seed"]
