@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -183,7 +184,7 @@ class MRCDataModule(L.LightningDataModule):
         tdocs = {d.doc_id: tokenize_document(d, self.tokenizer) for d in docs}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # concurrent runs share the cache
             torch.save(tdocs, tmp)
             tmp.replace(path)
         return tdocs, False
