@@ -51,12 +51,27 @@ def test_windowing_and_sampling_are_part_of_the_key(tmp_path: Path, cache: Path)
     assert len(list(cache.glob("setup-*.pkl"))) == 3
 
 
-def test_a_changed_corpus_file_is_a_miss(tmp_path: Path, cache: Path):
+def test_a_changed_corpus_file_is_a_miss_even_with_the_same_size_and_mtime(tmp_path: Path, cache: Path):
     _datamodule(tmp_path, cache)
     corpus_file = next(p for p in (tmp_path / "synthetic").rglob("*.txt"))
     st = corpus_file.stat()
-    os.utime(corpus_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    os.utime(corpus_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched, content unchanged: still a hit
+    assert _datamodule(tmp_path, cache).stats.get("setup_cached") is True
+    text = corpus_file.read_bytes()
+    edited = text.replace(b"a", b"e", 1) if b"a" in text else text[:-1] + b"!"
+    assert edited != text and len(edited) == len(text)
+    st = corpus_file.stat()
+    corpus_file.write_bytes(edited)  # what `cp -p`, `rsync -a` or `tar` leave: new content, old size and mtime
+    os.utime(corpus_file, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert corpus_file.stat().st_size == st.st_size and corpus_file.stat().st_mtime_ns == st.st_mtime_ns
     assert not _datamodule(tmp_path, cache).stats.get("setup_cached")
+
+
+def test_dataset_cache_false_writes_and_reads_no_cache(tmp_path: Path, cache: Path):
+    _datamodule(tmp_path, cache)
+    off = _datamodule(tmp_path, cache, "dataset.cache=false")
+    assert not off.stats.get("setup_cached") and off.cache_dir is None
+    assert len(list(cache.glob("setup-*.pkl"))) == 1
 
 
 def test_an_unreadable_entry_is_rebuilt(tmp_path: Path):

@@ -85,3 +85,46 @@ def test_predict_applies_two_prompt_sets_on_one_backbone(repo_root, corpus_dir, 
         assert [p.stem for p in anns] == sorted(p.stem for p in notes.glob("*.txt"))
         for ann in anns:  # every prediction is valid brat against its note
             read_document(notes / f"{ann.stem}.txt", ann, strict=True)
+
+
+def test_predict_checks_every_input_before_writing_anything(repo_root, corpus_dir, tmp_path, capsys):
+    _, _, good = train_one(repo_root, corpus_dir, tmp_path, "soft_frozen")
+    notes = corpus_dir / next(p.name for p in corpus_dir.iterdir() if p.is_dir()) / "test"
+    out = tmp_path / "preds"
+    empty_ckpt, corrupt = tmp_path / "empty.ckpt", tmp_path / "corrupt.ckpt"
+    empty_ckpt.write_bytes(b"")
+    corrupt.write_bytes(good.read_bytes()[:1000])
+    ckpt = torch.load(good, weights_only=False)
+    ckpt["backbone_fingerprint"] = {**ckpt["backbone_fingerprint"], "weights": "0" * 16}  # another backbone
+    other = tmp_path / "other.ckpt"
+    torch.save(ckpt, other)
+    empty_notes = tmp_path / "no_notes"
+    empty_notes.mkdir()
+    cases = [
+        ([str(good), str(tmp_path / "missing.ckpt")], notes, f"{tmp_path / 'missing.ckpt'}: no such checkpoint file"),
+        ([str(good), str(empty_ckpt)], notes, f"{empty_ckpt}: not a readable checkpoint (EOFError)"),
+        ([str(corrupt)], notes, f"{corrupt}: not a readable checkpoint ("),
+        ([str(good), str(other)], notes, f"{other}: trained on backbone"),
+        ([str(good)], tmp_path / "nowhere", f"--notes {tmp_path / 'nowhere'}: the folder does not exist"),
+        ([str(good)], empty_notes, f"--notes {empty_notes}: no .txt notes in the folder"),
+    ]
+    for ckpts, folder, expected in cases:
+        assert predict_main(["--notes", str(folder), "--out", str(out), *ckpts]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"clinprompt-predict: {expected}"), (expected, err)
+        assert not out.exists()  # nothing written, not even the first checkpoint's predictions
+
+
+def test_predict_writes_best_and_last_of_one_run_into_separate_folders(repo_root, corpus_dir, tmp_path):
+    _, _, a = train_one(repo_root, corpus_dir, tmp_path, "soft_frozen", seed=0)
+    _, _, b = train_one(repo_root, corpus_dir, tmp_path, "soft_frozen", seed=1)
+    run = tmp_path / "run1" / "checkpoints"
+    run.mkdir(parents=True)
+    (run / "best.ckpt").write_bytes(a.read_bytes())
+    (run / "last.ckpt").write_bytes(b.read_bytes())
+    notes = corpus_dir / next(p.name for p in corpus_dir.iterdir() if p.is_dir()) / "test"
+    out = tmp_path / "preds"
+    assert predict_main(["--notes", str(notes), "--out", str(out), str(run / "best.ckpt"), str(run / "last.ckpt")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["run1_best", "run1_last"]
+    n = len(list(notes.glob("*.txt")))
+    assert len(list((out / "run1_best").glob("*.ann"))) == len(list((out / "run1_last").glob("*.ann"))) == n

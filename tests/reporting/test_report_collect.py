@@ -50,3 +50,29 @@ def test_per_document_counts_and_non_grid_overrides(tmp_path: Path) -> None:
                                         "paths.data_dir=/x", "fold=1"])])[0]
     assert run.per_document()["b"]["concepts"]["strict"] == [2, 1, 0]
     assert run.overrides == {"strategy.lr.prompt": "0.01"}   # grid keys, trainer and paths are not settings
+
+
+def test_running_run_without_a_recent_heartbeat_is_stale(tmp_path: Path) -> None:
+    """A run killed with -9 stays `running` in its results.json; its heartbeat says whether it is alive."""
+    import datetime as dt
+    import json
+
+    from clinprompt.cli.report import main as report
+    from clinprompt.reporting.collect import collect
+
+    now = dt.datetime.now(dt.UTC)
+    for name, age_min in (("alive", 2), ("killed", 45)):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        beat = (now - dt.timedelta(minutes=age_min)).isoformat(timespec="seconds")
+        (run / "results.json").write_text(json.dumps({"run": {"status": "running", "started": beat,
+                                                              "heartbeat": beat}, "grid": {}}))
+    by_name = {r.dir.name: r for r in collect([tmp_path / "runs"])}
+    assert by_name["alive"].status == "running"
+    assert by_name["killed"].status == "stale" and "no heartbeat for 45 min" in by_name["killed"].error
+    by_name = {r.dir.name: r for r in collect([tmp_path / "runs"], stale_after_s=60 * 60)}
+    assert by_name["killed"].status == "running"  # configurable: an hour's grace
+    report([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--stale-after", "10"])
+    md = (tmp_path / "report" / "report.md").read_text() if (tmp_path / "report" / "report.md").exists() else ""
+    runs_csv = (tmp_path / "report" / "runs.csv").read_text()
+    assert "stale" in runs_csv and ("stale" in md or not md)

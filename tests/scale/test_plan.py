@@ -150,3 +150,43 @@ def test_activation_formula_against_autograd_saved_tensors():
     measured = sum(v for (ptr, _, _), v in saved.items() if ptr not in weights)
     estimate = activation_bytes(cfg, Sequence(batch=4, tokens=96, prompt=0), elem=4, fused_attention=False)
     assert 0.7 < estimate / measured < 1.3
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("batch_size=-16", "clinprompt-plan: batch_size=-16: must be at least 1; set batch_size to a positive number"),
+    ("batch_size=0", "clinprompt-plan: batch_size=0: must be at least 1"),
+    ("prompt_len=abc", "clinprompt-plan: prompt_len='abc': not a whole number; set prompt_len"),
+    ("prompt_len=-4", "clinprompt-plan: prompt_len=-4: must be at least 1"),
+    ("model.local_path=/nonexistent", "clinprompt-plan: model.local_path=/nonexistent: the folder /nonexistent does"),
+])
+def test_plan_validates_values_like_train(override, expected, capsys):
+    from clinprompt.cli.plan import main
+
+    assert main(["model=gatortron_8_9b", "strategy=soft_frozen", "trainer=gpu", override]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith(expected) and len(out.err.strip().splitlines()) == 1
+
+
+def test_readme_plan_examples_print_what_they_claim(repo_root, capsys):
+    """Every `clinprompt-plan k=v ...` line in README's planner block, run as shown, prints each number its
+    comment lines quote."""
+    import re
+    import shlex
+
+    from clinprompt.cli.plan import main
+
+    text = (repo_root / "README.md").read_text()
+    block = text[text.index("### Memory planner"):]
+    block = block[block.index("```bash") + 7:block.index("```", block.index("```bash") + 7)]
+    examples: list[tuple[list[str], list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("clinprompt-plan ") and "--" not in line:
+            examples.append((shlex.split(line)[1:], []))
+        elif line.startswith("#") and examples:
+            examples[-1][1].extend(re.findall(r"\d+\.\d+", line))
+    assert len(examples) == 2 and all(nums for _, nums in examples)
+    for args, numbers in examples:
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        printed = set(re.findall(r"\d+\.\d+", out))
+        assert set(numbers) <= printed, (args, sorted(set(numbers) - printed))

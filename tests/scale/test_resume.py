@@ -3,8 +3,11 @@ as a run that was never interrupted. And a sweep goes on past a failing job, whi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -91,14 +94,16 @@ def test_sweep_continues_past_a_failing_job_and_records_it(tmp_path):
     assert by_len[2]["run"]["status"] == "finished" and by_len[2]["metrics"]["test"]
 
 
-def test_resumable_loader_skips_lazily_and_sets_the_batch_sampler_epoch():
+def test_resumable_loader_state_is_epoch_and_position_and_sets_the_batch_sampler_epoch():
     from clinprompt.data.datamodule import TaskBatchSampler
-    from clinprompt.training.preemption import ResumableDataLoader, _set_epoch
+    from clinprompt.training.preemption import ResumableDataLoader
 
     plain = ResumableDataLoader(list(range(10)), batch_size=3)
-    it = iter(plain)  # Lightning creates the iterator before callbacks run: the skip must still apply
-    plain.skip_batches(2)
+    it = iter(plain)  # Lightning creates the iterator before it restores the state: the skip must still apply
+    plain.load_state_dict({"epoch": 0, "batches": 2})
+    assert plain.resuming_mid_epoch
     assert [b.tolist() for b in it] == [[6, 7, 8], [9]]
+    assert plain.state_dict() == {"epoch": 0, "batches": 4}
     assert [b.tolist() for b in plain] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]  # one-shot
 
     tasks = ["concepts"] * 12
@@ -107,5 +112,53 @@ def test_resumable_loader_skips_lazily_and_sets_the_batch_sampler_epoch():
     epoch2 = [list(b) for b in reference]
     loader = ResumableDataLoader(list(range(12)), batch_sampler=TaskBatchSampler(tasks, 4, seed=1))
     it = iter(loader)
-    _set_epoch(loader, 2)
-    assert [b.tolist() for b in it] == epoch2 != [list(b) for b in TaskBatchSampler(tasks, 4, seed=1)]
+    next(iter(loader))
+    assert loader.state_dict() == {"epoch": 0, "batches": 1}
+    loader.load_state_dict({"epoch": 2, "batches": 1})
+    assert [b.tolist() for b in it] == epoch2[1:]
+    assert epoch2 != [list(b) for b in TaskBatchSampler(tasks, 4, seed=1)]
+    # a checkpoint from the end of epoch 2 leaves nothing to skip once epoch 3 starts
+    loader.load_state_dict({"epoch": 2, "batches": 3})
+    loader.set_epoch(3)
+    reference.set_epoch(3)
+    assert [b.tolist() for b in loader] == [list(b) for b in reference]
+
+
+def test_sigkill_at_random_steps_then_restart_equals_uninterrupted(tmp_path):
+    """SIGKILL (nothing to catch) before the first checkpoint and again mid-epoch after a periodic one; each
+    time the same command resumes from checkpoints/last.ckpt. Weights, metrics and the CSV log (every row,
+    every value) must equal those of a run never interrupted. 3 epochs x 4 batches; last.ckpt at every epoch
+    end and every 3 steps, so the checkpoints are at steps 3, 4, 6, 8, 9, 12."""
+    seed = int(os.environ.get("CLINPROMPT_KILL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    first = rng.choice([1, 2])                       # before any checkpoint: the rerun starts from scratch
+    second = rng.choice([5, 7, 10, 11])              # mid-epoch, after an end-of-epoch or periodic checkpoint
+    print(f"CLINPROMPT_KILL_SEED={seed}: SIGKILL at steps {first} and {second}")
+    extra = ["trainer.max_epochs=3", "callbacks.periodic_checkpoint.every_n_train_steps=3"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    env = env_for(tmp_path)
+    background = subprocess.Popen(command(straight, *extra), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+    for step in (first, second):
+        kill = ["+callbacks.kill._target_=kill_callback.KillAt", f"+callbacks.kill.step={step}"]
+        proc = subprocess.run(command(killed, *extra, *kill), cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+        res = json.loads((killed / "results.json").read_text())
+        assert res["run"]["status"] == "running"  # killed: nothing could record it
+    run(command(killed, *extra), tmp_path)
+    assert background.wait(timeout=600) == 0, background.stderr.read()[-3000:]
+
+    step_a, weights_a = final_state(straight)
+    step_b, weights_b = final_state(killed)
+    assert step_a == step_b == 12
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    res_a = json.loads((straight / "results.json").read_text())
+    res_b = json.loads((killed / "results.json").read_text())
+    assert res_b["run"]["status"] == "finished"
+    assert res_a["metrics"] == res_b["metrics"]
+    log_a = (straight / "csv" / "metrics.csv").read_text()
+    log_b = (killed / "csv" / "metrics.csv").read_text()
+    assert log_a == log_b
+    steps = [row["step"] for row in csv.DictReader(io.StringIO(log_b)) if row.get("train/loss")]
+    assert steps == [str(i) for i in range(12)]  # every training step logged once

@@ -1,6 +1,6 @@
 """clinprompt-plan: per-GPU memory of a run before it is submitted, from configs alone (no download).
 
-    clinprompt-plan model=gatortron_8_9b strategy=soft_frozen trainer=gpu
+    clinprompt-plan model=gatortron_8_9b strategy=soft_frozen trainer=gpu batch_size=16
     clinprompt-plan model=gatortron_8_9b strategy=hard_prompt trainer=deepspeed_zero3 batch_size=8
     clinprompt-plan --params-table      # parameter accounting: paper models x strategies x prompt_len
     clinprompt-plan --memory-table      # GB per GPU: paper models x strategies x (gpu, zero2, zero3)
@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.memory_table:
             print(tables.memory_table(extra=(*tables.PAPER_DATA, "prompt_len=64", *args.overrides)))
         return 0
+    from clinprompt.training.validate import validate
+
     try:
         cfg = compose_config(args.overrides)
+        validate(cfg, corpus=False)  # train.py's checks: a value the planner accepts is one a run accepts
         plan, counts = plan_memory(cfg)
     except (ValueError, KeyError, HydraException, OmegaConfBaseException) as err:  # one actionable line
         print(f"clinprompt-plan: {str(err).splitlines()[0]}", file=sys.stderr)

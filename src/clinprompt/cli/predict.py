@@ -5,6 +5,12 @@ MB each) to a folder of notes, writing brat predictions per checkpoint. This is 
 frozen prompt tuning: N tasks cost one backbone in memory, not N.
 
     clinprompt-predict --notes NOTES_DIR --out OUT_DIR CKPT [CKPT ...]
+
+Every input is checked before anything is written: the notes folder exists and holds .txt notes, every
+checkpoint exists, loads, is prompt-only and was trained on the same backbone as the others and as the
+backbone loaded. Each checkpoint writes into its own subfolder of OUT_DIR: ``<run>_<name>`` for a run's
+``checkpoints/<name>.ckpt`` (so ``best`` and ``last`` of one run never share a folder), else the file's stem.
+A problem is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from clinprompt.data.sentences import split_sentences
 from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
 from clinprompt.models.backbone import (
+    ModelUnavailableError,
     backbone_fingerprint,
     load_backbone,
     load_tokenizer,
@@ -35,17 +42,41 @@ from clinprompt.models.mrc_model import MRCModel
 log = logging.getLogger("clinprompt.predict")
 
 
+class PredictError(ValueError):
+    """One line for the user: which input, what is wrong."""
+
+
 def load_prompt_checkpoint(path: Path) -> dict:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if not path.is_file():
+        raise PredictError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated, empty or not a torch file: whatever torch raises, one line
+        raise PredictError(f"{path}: not a readable checkpoint ({type(err).__name__}); "
+                           "is the file complete?") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise PredictError(f"{path}: not a clinprompt Lightning checkpoint (no state_dict / hyper_parameters)")
     if not ckpt.get("prompt_only"):
-        raise ValueError(f"{path}: not a soft_frozen (prompt-only) checkpoint; use trainer.test for full models")
+        raise PredictError(f"{path}: not a soft_frozen (prompt-only) checkpoint; use trainer.test for full models")
     return ckpt
+
+
+def output_dirs(paths: list[Path], out: Path) -> list[Path]:
+    """One subfolder per checkpoint, never shared."""
+    names: list[str] = []
+    for p in paths:
+        name = f"{p.parent.parent.name}_{p.stem}" if p.parent.name == "checkpoints" else p.stem
+        base, i = name, 2
+        while name in names:
+            name, i = f"{base}-{i}", i + 1
+        names.append(name)
+    return [out / n for n in names]
 
 
 def attach(backbone, fingerprint: dict, ckpt: dict, path: Path) -> tuple[MRCModel, dict]:
     """A task model sharing ``backbone``; refuses prompts trained on another backbone."""
     if ckpt.get("backbone_fingerprint") != fingerprint:
-        raise ValueError(f"{path}: trained on backbone {ckpt.get('backbone_fingerprint')}, "
+        raise PredictError(f"{path}: trained on backbone {ckpt.get('backbone_fingerprint')}, "
                          f"not the loaded {fingerprint}")
     hp = ckpt["hyper_parameters"]
     s = hp["schema"]
@@ -69,14 +100,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return _predict(args)
+    except (PredictError, ModelUnavailableError) as err:
+        print(f"clinprompt-predict: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+def _predict(args: argparse.Namespace) -> int:
+    if not args.notes.is_dir():
+        raise PredictError(f"--notes {args.notes}: the folder does not exist")
+    if not any(args.notes.glob("*.txt")):
+        raise PredictError(f"--notes {args.notes}: no .txt notes in the folder")
+    if args.batch_size < 1:
+        raise PredictError(f"--batch-size {args.batch_size}: must be at least 1")
     ckpts = [(p, load_prompt_checkpoint(p)) for p in args.checkpoints]
     model_cfg = ckpts[0][1]["hyper_parameters"]["model"]
+    for path, ckpt in ckpts[1:]:
+        if ckpt["hyper_parameters"]["model"].get("name") != model_cfg.get("name"):
+            raise PredictError(f"{path}: trained on backbone {ckpt['hyper_parameters']['model'].get('name')}, "
+                               f"{ckpts[0][0]} on {model_cfg.get('name')}: one run serves one backbone")
     t0 = time.perf_counter()
     backbone = load_backbone(model_cfg).eval()
     tokenizer = load_tokenizer(model_cfg)
     fingerprint = {**backbone_fingerprint(backbone.config, model_cfg.get("name", "")),
                    "weights": weights_hash(backbone)}
     log.info("backbone %s loaded once in %.1fs", model_cfg.get("name"), time.perf_counter() - t0)
+    attached = [(path, ckpt, *attach(backbone, fingerprint, ckpt, path)) for path, ckpt in ckpts]  # all before writing
     docs, issues = read_dir(args.notes, strict=False)
     for line in describe_issues(str(args.notes), issue_summary(issues)):  # file:line: field: reason, no text
         log.warning(line)
@@ -84,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         d.sentences = d.sentences or split_sentences(d.text)
     tdocs = {d.doc_id: tokenize_document(d, tokenizer) for d in docs}  # shared by every prompt set
     limit = position_limit(backbone.config)
-    for path, ckpt in ckpts:
-        model, hp = attach(backbone, fingerprint, ckpt, path)
+    for (path, ckpt, model, hp), out in zip(attached, output_dirs(args.checkpoints, args.out), strict=True):
         b = ckpt.get("mrc_builder", {})
         builder = ExampleBuilder(tokenizer, model.schema, "soft", b.get("window_size", 128), b.get("stride", 96),
                                  b.get("max_span_width", 16), limit, hp["prompt_len"],
@@ -94,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
         predictor = Predictor.from_heads(model, builder, tokenizer.pad_token_id or 0, args.batch_size,
                                          hp.get("heads") or {})
         preds = predictor.predict(docs, tdocs, hp.get("task", "concepts"))
-        out = args.out / path.parent.parent.name if path.parent.name == "checkpoints" else args.out / path.stem
         out.mkdir(parents=True, exist_ok=True)
         for p in preds:
             write_document(as_event_document(p.full) if model.schema.events else p.full, out, write_text=False)

@@ -43,6 +43,8 @@ from clinprompt.reporting.tables import (
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clinprompt-report", description=__doc__.split("\n\n")[0])
     p.add_argument("dirs", nargs="*", type=Path, help="run or multirun directories (searched recursively)")
+    p.add_argument("--stale-after", type=float, default=30.0, metavar="MINUTES",
+                   help="a running run without a heartbeat for this long is listed as stale (default 30)")
     p.add_argument("--out", type=Path, help="output directory (default: <first dir>/report)")
     p.add_argument("--baseline", default="auto",
                    help="strategy every other strategy is compared to (default: no_prompt if present; 'none' = off)")
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return view_run(*args.view, args.out)
         if not args.dirs:
             raise ValueError("give at least one run or multirun directory")
-        runs = collect(args.dirs)
+        runs = collect(args.dirs, stale_after_s=args.stale_after * 60)
         if not runs:
             raise ValueError(f"no runs (results.json or .hydra/) under {', '.join(map(str, args.dirs))}")
         if args.select:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -106,7 +107,8 @@ class MRCDataModule(L.LightningDataModule):
         self.task, self.prompt_len, self.shots, self.seed, self.fold = task, prompt_len, shots, seed, fold
         self.batch_size, self.eval_docs_per_step = batch_size, eval_docs_per_step
         self.length_group = length_group  # batches per length-sorted mega-batch (1: no length grouping)
-        self.cache_dir = Path(cache_dir) if cache_dir else None
+        # the set-up and token caches hold note text (clinprompt.data.setup_cache); dataset.cache=false: none
+        self.cache_dir = Path(cache_dir) if cache_dir and dataset.get("cache", True) else None
         self.train_with_predicted_heads = train_with_predicted_heads and task != "concepts"
         self.stats: dict[str, Any] = {}
         self._ready = False
@@ -212,7 +214,7 @@ class MRCDataModule(L.LightningDataModule):
         tdocs = {d.doc_id: tokenize_document(d, self.tokenizer) for d in docs}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # concurrent runs share the cache
             torch.save(tdocs, tmp)
             tmp.replace(path)
         return tdocs, False

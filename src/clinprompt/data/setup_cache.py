@@ -4,9 +4,14 @@ The token cache alone leaves corpus parsing and example building (a hard questio
 head) to every run; this one skips both. Its key covers everything the set-up result depends on:
 the DataModule's inputs (dataset config with its loader and windowing, model/tokenizer config, query
 kind, task, prompt length, shots, seed, fold), the library versions, the source of the data pipeline
-(this package's ``data/`` and the question registry), and the size and mtime of every file under the
-paths the loader config names — so edited code, an upgraded tokenizer or a changed corpus file is a
-miss, never a stale hit.
+(this package's ``data/`` and the question registry), and the SHA-256 of the content of every file under
+the paths the loader config names — so edited code, an upgraded tokenizer or a changed corpus file is a
+miss, never a stale hit, even when the new file has the old one's size and mtime (``cp -p``, ``rsync -a``,
+``tar`` keep mtimes).
+
+The entries hold the parsed documents, i.e. note text: they live under ``paths.cache_dir`` (``.cache/`` in
+the directory train.py is started from, or ``$CLINPROMPT_CACHE_DIR``), next to the token cache, and
+``dataset.cache=false`` turns both off. Protect or delete that folder like the corpus itself.
 """
 
 from __future__ import annotations
@@ -56,16 +61,23 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
+def _content_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def setup_key(inputs: Mapping[str, Any], loader_cfg: Mapping[str, Any]) -> str:
-    """Key of a set-up: DataModule inputs + versions + pipeline code + the loader's files (size, mtime)."""
+    """Key of a set-up: DataModule inputs + versions + pipeline code + the loader's files (path, content)."""
     h = hashlib.sha256()
     h.update(json.dumps(inputs, sort_keys=True, default=str).encode())
     h.update(json.dumps({p: version(p) for p in ("transformers", "tokenizers")}).encode())
     h.update(_code_hash().encode())
     for path in sorted(set(_paths_in(loader_cfg))):
         for f in _files(path):
-            st = f.stat()
-            h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            h.update(f"{f}\0{_content_hash(f)}\n".encode())
     return h.hexdigest()[:24]
 
 

@@ -3,10 +3,12 @@
 A run directory is any directory holding a ``results.json`` or a Hydra ``.hydra/`` folder, or a job folder with a
 ``train.log`` next to a sweep's ``multirun.yaml`` (a job that died before Hydra saved its config). Runs that did not
 finish are kept with their status (failed, running, interrupted, unfinished, unreadable) so a report can list
-them instead of silently dropping them."""
+them instead of silently dropping them. A ``running`` run whose ``run.heartbeat`` (refreshed by a live run, see
+``clinprompt.training.heartbeat``) is older than ``stale_after_s`` is ``stale``: killed without a chance to say so."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ class Run:
     """One run as recorded on disk."""
 
     dir: Path
-    status: str                       # finished | failed | running | interrupted | unfinished | unreadable
+    status: str                       # finished | failed | running | stale | interrupted | unfinished | unreadable
     grid: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -135,7 +137,27 @@ def _grid_from_hydra(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def load_run(run_dir: Path) -> Run:
+STALE_AFTER_S = 30 * 60
+
+
+def _stale(info: dict, stale_after_s: float, now: dt.datetime | None = None) -> str | None:
+    """Why a ``running`` record is stale, or None while its heartbeat is recent enough."""
+    beat = info.get("heartbeat") or info.get("started")
+    if beat is None:  # no time recorded at all: nothing to judge by
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(beat))
+    except ValueError:
+        return "running, with no readable heartbeat"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    age = ((now or dt.datetime.now(dt.UTC)) - when).total_seconds()
+    if age <= stale_after_s:
+        return None
+    return f"no heartbeat for {age / 60:.0f} min (since {beat}): killed? the same command resumes it"
+
+
+def load_run(run_dir: Path, stale_after_s: float = STALE_AFTER_S) -> Run:
     """One run directory → :class:`Run` (never raises on a damaged or missing results.json)."""
     run_dir = Path(run_dir)
     override_list = _read_overrides(run_dir)
@@ -157,11 +179,13 @@ def load_run(run_dir: Path) -> Run:
     status = str(info.get("status") or "unfinished")
     run = Run(run_dir, status, grid=grid, params=data.get("params") or {}, metrics=data.get("metrics") or {},
               error=info.get("error"), overrides=overrides, override_list=override_list)
+    if status == "running" and (why := _stale(info, stale_after_s)):
+        run.status, run.error = "stale", why
     if run.finished and not run.metrics.get("test"):
         run.status, run.error = "unreadable", f"{path}:1: status finished but field 'metrics.test' missing"
     return run
 
 
-def collect(roots: list[Path]) -> list[Run]:
+def collect(roots: list[Path], stale_after_s: float = STALE_AFTER_S) -> list[Run]:
     """Every run under ``roots``, finished or not."""
-    return [load_run(d) for d in find_run_dirs(roots)]
+    return [load_run(d, stale_after_s) for d in find_run_dirs(roots)]

@@ -6,10 +6,13 @@ current training batch writes ``checkpoints/last.ckpt`` (the file ``run.py`` res
 signal on to whoever handled it before (Lightning's or submitit's requeue) and stops the run with
 ``Preempted``; ``run.py`` records the run as "interrupted".
 
-Resuming mid-epoch reproduces the uninterrupted run because the checkpoint also carries
-- where the epoch stood: ``ResumableDataLoader`` skips the batches already trained on (Lightning's
-  loop counters say how many), and the batch sampler is set to the epoch (``set_epoch``);
-- the random number generators (dropout masks), restored right before the next batch.
+Resuming from any checkpoint (this callback's, the periodic and end-of-epoch ``ModelCheckpoint``s'
+``last.ckpt``) reproduces the uninterrupted run because every checkpoint carries
+- where the epoch stood: the train loader's own ``state_dict`` (``ResumableDataLoader``: epoch and
+  batches consumed), which Lightning saves and restores for any loader that has one;
+- the random number generators (dropout masks), in this callback's ``state_dict``, restored right
+  before the next batch;
+- how far the CSV log got (``ResumableCSVLogger``), so the resumed run appends each step once.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from clinprompt.training.csv_log import ResumableCSVLogger, flush_csv
+
 log = logging.getLogger(__name__)
 DEFAULT_SIGNALS = ("SIGTERM", "SIGUSR1", "SIGUSR2")
 
@@ -35,23 +40,54 @@ class Preempted(Exception):
 
 
 class ResumableDataLoader(DataLoader):
-    """A DataLoader that can start an epoch part-way: ``skip_batches(n)`` before the epoch's first batch.
+    """A DataLoader Lightning can checkpoint: its ``state_dict`` is (epoch, batches consumed this epoch).
 
-    Iteration is lazy, so the batch sampler is asked for its order only after Lightning has called
-    ``set_epoch`` for the epoch being resumed."""
+    Lightning 2.x saves the ``state_dict`` of every train loader that has one in each checkpoint (the fit
+    loop's ``combined_loader`` entry) and hands it back through ``load_state_dict`` before the first batch
+    of a resumed run, so a run restarts after the batches it already trained on, whatever saved the
+    checkpoint. The batch order must be a pure function of (seed, epoch) -- ``TaskBatchSampler``'s is --
+    so the state does not depend on how batches are formed. Lightning prefetches only from loaders
+    without a length; ours has one, so at a batch end every batch yielded is a batch trained on.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # every iter() of a DataLoader draws a base seed from its generator: from the global torch RNG unless
+        # it has its own, which would put one draw between an end-of-epoch checkpoint and the next batch
+        kwargs.setdefault("generator", torch.Generator().manual_seed(0))
         super().__init__(*args, **kwargs)
-        self._skip = 0
+        self.epoch = 0
+        self.consumed = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, batches to skip) from a checkpoint
 
-    def skip_batches(self, n: int) -> None:
-        self._skip = max(0, int(n))
+    def set_epoch(self, epoch: int) -> None:
+        """Lightning calls ``set_epoch`` on samplers only, not on batch samplers: the callback calls this."""
+        self.epoch = int(epoch)
+        if callable(getattr(self.batch_sampler, "set_epoch", None)):
+            self.batch_sampler.set_epoch(self.epoch)
+
+    @property
+    def resuming_mid_epoch(self) -> bool:
+        return self._resume is not None and self._resume[1] > 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batches": self.consumed}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self._resume = (int(state_dict["epoch"]), int(state_dict["batches"]))
+        self.set_epoch(self._resume[0])
+        self.consumed = self._resume[1]
 
     def __iter__(self) -> Iterator:
-        # a generator: nothing below runs until the first batch is asked for, after Lightning (iter()
-        # in setup) and the callbacks (skip, epoch in on_train_start) have had their say
-        skip, self._skip = self._skip, 0
+        # a generator: nothing below runs until the first batch is asked for, after Lightning (iter() in
+        # setup, load_state_dict) and the callback (set_epoch at the epoch start) have had their say
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip = self._resume[1]  # a checkpoint from the end of an earlier epoch leaves nothing to skip
+        self._resume = None
+        self.set_epoch(self.epoch)  # the batch sampler shuffles as this epoch, not as its own counter says
+        self.consumed = 0
         for i, batch in enumerate(super().__iter__()):
+            self.consumed = i + 1
             if i >= skip:
                 yield batch
 
@@ -75,32 +111,23 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _set_epoch(loader: Any, epoch: int) -> None:
-    """Lightning calls set_epoch on samplers only, not on batch samplers: a resumed (or reloaded) loader
-    must shuffle as its epoch, not as epoch 0. Iteration is lazy, so this lands before the first batch."""
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    if callable(getattr(batch_sampler, "set_epoch", None)):
-        batch_sampler.set_epoch(epoch)
-
-
-def batches_done_this_epoch(trainer: L.Trainer) -> int:
-    """Training batches of the current epoch a restored checkpoint already covers (0 unless it was
-    saved mid-epoch), by Lightning's own loop counters."""
-    fit = trainer.fit_loop
-    if not fit.restarted_mid_epoch:
-        return 0
-    epoch = fit.epoch_loop
-    return int(epoch.batch_progress.current.completed) + int(epoch.restarted_on_train_batch_end)
-
-
 class PreemptionCheckpoint(L.Callback):
+    """Signals become checkpoints; every checkpoint carries the random state and the CSV log's extent;
+    a resumed run gets both back and its loader's epoch set (Lightning sets only plain samplers')."""
+
     def __init__(self, dirpath: str | Path, filename: str = "last", signals: Sequence[str] = DEFAULT_SIGNALS):
         self.path = Path(dirpath) / f"{filename}.ckpt"
         self.signals = [getattr(signal, s) for s in signals if hasattr(signal, s)]
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
         self._restore_rng: dict[str, Any] | None = None
-        self._saving = False
+        self._csv_rows: int | None = None
+        self._saved_step: int | None = None
+        self._trainer: L.Trainer | None = None
+        self._loader_state: list[dict[str, Any]] | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._trainer = trainer
 
     # ---- signals ----------------------------------------------------------------------------------
     def _note(self, signum: int, _frame: Any) -> None:
@@ -112,19 +139,25 @@ class PreemptionCheckpoint(L.Callback):
         for s in self.signals:
             self._previous[s] = signal.signal(s, self._note)
         loader = trainer.train_dataloader
-        _set_epoch(loader, trainer.current_epoch)
-        done = batches_done_this_epoch(trainer)
-        if done:
-            if isinstance(loader, ResumableDataLoader):
-                loader.skip_batches(done)
-                log.info("resuming mid-epoch %d after %d batches", trainer.current_epoch, done)
-            else:
-                log.warning("resuming mid-epoch with a DataLoader that cannot skip batches: the epoch restarts")
+        if isinstance(loader, ResumableDataLoader) and self._loader_state:
+            # Lightning restores a stateful train loader itself, except when configure_optimizers asked for
+            # trainer.estimated_stepping_batches (ours does: the warmup schedule), which builds the loader before
+            # the checkpoint is read: https://github.com/Lightning-AI/pytorch-lightning/issues/20550.
+            # Loading the same state again is harmless once upstream fixes it.
+            loader.load_state_dict(self._loader_state[0])
+        self._loader_state = None
+        if isinstance(loader, ResumableDataLoader) and loader.resuming_mid_epoch:
+            log.info("resuming mid-epoch %d after %d batches", loader.epoch, loader.consumed)
             # Lightning skips on_train_epoch_start when it resumes mid-epoch; the module sets its modes there
             pl_module.on_train_epoch_start()
+        elif self._restore_rng is not None and loader is not None and not isinstance(loader, ResumableDataLoader):
+            log.warning("the train loader cannot record its position: a run resumed mid-epoch restarts the epoch")
+        self._truncate_csv(trainer)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        _set_epoch(trainer.train_dataloader, trainer.current_epoch)  # also after a dataloader reload
+        loader = trainer.train_dataloader  # also after a dataloader reload
+        if isinstance(loader, ResumableDataLoader):
+            loader.set_epoch(trainer.current_epoch)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._uninstall()
@@ -140,7 +173,7 @@ class PreemptionCheckpoint(L.Callback):
     # ---- the checkpoint -------------------------------------------------------------------------------
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
                              batch_idx: int) -> None:
-        if self._restore_rng is not None:  # first batch after a mid-epoch resume: same dropout as before
+        if self._restore_rng is not None:  # first batch after a resume: the dropout masks it would have had
             _set_rng_state(self._restore_rng)
             self._restore_rng = None
 
@@ -149,11 +182,7 @@ class PreemptionCheckpoint(L.Callback):
         # any rank's signal stops every rank at the same step (one tiny all-reduce per step under DDP)
         if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
             return
-        self._saving = True
-        try:
-            trainer.save_checkpoint(self.path)
-        finally:
-            self._saving = False
+        trainer.save_checkpoint(self.path)
         signum = self.received if self.received is not None else signal.SIGTERM
         self.received = None
         previous = self._previous.get(signum)
@@ -163,9 +192,27 @@ class PreemptionCheckpoint(L.Callback):
         raise Preempted(f"stopped on signal {signum} at step {trainer.global_step}; checkpoint {self.path}")
 
     def state_dict(self) -> dict[str, Any]:
-        # only our own mid-epoch checkpoint knows nothing runs between it and the next batch
-        return {"rng": _rng_state(), "mid_epoch": self._saving}
+        # read while a checkpoint is written: the random state the next batch starts from, and the CSV rows
+        # logged so far (written out first, so a SIGKILL after this checkpoint loses none of them)
+        trainer = self._trainer
+        rows = flush_csv(trainer.loggers) if trainer is not None else None
+        return {"rng": _rng_state(), "csv_rows": rows, "step": trainer.global_step if trainer is not None else 0}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        fit = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+        self._loader_state = (fit.get("state_dict") or {}).get("combined_loader") or None
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict.get("mid_epoch"):
-            self._restore_rng = state_dict["rng"]
+        self._restore_rng = state_dict.get("rng")
+        self._csv_rows = state_dict.get("csv_rows")
+        self._saved_step = state_dict.get("step")
+
+    def _truncate_csv(self, trainer: L.Trainer) -> None:
+        """The CSV log continues where the checkpoint left it: rows logged after it (the resumed run logs
+        them again) are dropped; a run that starts from scratch in the same directory starts an empty log."""
+        rows, self._csv_rows = self._csv_rows or 0, None
+        step = self._saved_step - 1 if self._saved_step else None  # the row of a batch saved at its end
+        for lg in trainer.loggers:
+            if isinstance(lg, ResumableCSVLogger):
+                lg.truncate(rows, step)

@@ -55,6 +55,10 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
@@ -62,11 +66,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class RunRecord:
-    def __init__(self, run_dir: Path, grid: dict, config: dict):
+    def __init__(self, run_dir: Path, grid: dict, config: dict, fingerprint: str | None = None):
         self.run_dir, self.grid, self.config = Path(run_dir), grid, config
+        self.fingerprint = fingerprint
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.status, self.error = "running", None
-        self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.status, self.error, self.hint = "running", None, None
+        self.started = _now()
+        self.heartbeat = self.started
         self.finished: str | None = None
         self.params: dict[str, Any] = {}
         self.metrics: dict[str, Any] = {}
@@ -81,11 +87,39 @@ class RunRecord:
     def to_dict(self) -> dict:
         return {
             "run": {"id": self.run_dir.name, "dir": str(self.run_dir), "started": self.started,
-                    "finished": self.finished, "status": self.status, "error": self.error,
-                    "git_commit": _git_commit(), "versions": _versions()},
+                    "finished": self.finished, "status": self.status, "error": self.error, "hint": self.hint,
+                    "heartbeat": self.heartbeat, "config_fingerprint": self.fingerprint,
+                    "git_commit": self._commit, "versions": self._versions},
             "grid": self.grid, "params": self.params, "metrics": self.metrics, "timings": self.timings,
             "data": self.data, "counts": self.counts,
         }
+
+    @property
+    def _commit(self) -> str | None:
+        if not hasattr(self, "_commit_cache"):
+            self._commit_cache = _git_commit()
+        return self._commit_cache
+
+    @property
+    def _versions(self) -> dict[str, str]:
+        if not hasattr(self, "_versions_cache"):
+            self._versions_cache = _versions()
+        return self._versions_cache
+
+    def beat(self) -> None:
+        self.heartbeat = _now()
+        self.write()
+
+    @staticmethod
+    def stored_metric(run_dir: Path, key: str | None) -> float | None:
+        """The optimised metric of a finished run already on disk (what a sweep gets back for it)."""
+        try:
+            data = json.loads((Path(run_dir) / "results.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        rec = RunRecord.__new__(RunRecord)
+        rec.metrics = data.get("metrics") or {}
+        return rec.lookup(key)
 
     def write(self) -> None:
         write_json_atomic(self.run_dir / "results.json", self.to_dict())
@@ -94,12 +128,13 @@ class RunRecord:
 
     def finish(self) -> None:
         self.status = "finished"
-        self.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.finished = self.heartbeat = _now()
         self.write()
 
-    def fail(self, error: str, trace: str) -> None:
+    def fail(self, error: str, trace: str, hint: str | None = None) -> None:
         self.status, self.error = "failed", error.splitlines()[0][:500] if error else "failed"
-        self.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.hint = hint
+        self.finished = self.heartbeat = _now()
         (self.run_dir / "error.log").write_text(trace)
         self.write()
 

@@ -1,11 +1,14 @@
-"""One run: compose → data → module → Trainer → fit → test → results.json (+ predictions, checkpoint).
+"""One run: validate → claim the run directory → data → module → Trainer → fit → test → results.json.
 
-A failure is recorded in the run's own results.json (status "failed") and re-raised, so a multirun
-keeps its finished runs and the report lists the failed one."""
+A failure is recorded in the run's own results.json (status "failed", the innermost exception's one line
+and a hint), the traceback goes to error.log, and a one-line ``RunFailed`` is raised: Hydra prints just
+that line, and a multirun keeps its finished runs and ends with a summary (``SweepSummary``)."""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -16,9 +19,13 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from clinprompt.training import run_dir as rundir
 from clinprompt.training.accounting import count_parameters, optimizer_state_bytes
+from clinprompt.training.failures import RunFailed, root_cause
+from clinprompt.training.heartbeat import Heartbeat
 from clinprompt.training.preemption import Preempted
 from clinprompt.training.results import RunRecord, grid_of
+from clinprompt.training.validate import validate, validate_schema
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +59,78 @@ def _resume_path(run_dir: Path) -> str | None:
     return str(last) if last.exists() else None
 
 
+def _clear_csv(loggers: list[Any]) -> None:
+    from clinprompt.training.csv_log import ResumableCSVLogger
+
+    for lg in loggers:
+        if isinstance(lg, ResumableCSVLogger):
+            lg.truncate(0)
+
+
 def train(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
-    record = RunRecord(run_dir, grid_of(cfg), OmegaConf.to_container(cfg, resolve=True))
+    config: dict | None = None
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+        validate(config)
+        fingerprint, previous = rundir.claim(run_dir, config)
+    except rundir.RunDirConflict as err:  # another config's directory: nothing in it is written
+        _stop(str(err).splitlines()[0], err)
+    except Exception as err:
+        line = _one_line(err)
+        if not (run_dir / "results.json").exists():  # a fresh directory records why the run never started
+            RunRecord(run_dir, grid_of(cfg), config or {}).fail(line, traceback.format_exc(),
+                                                                 f"fix the config value named above; {_HINT}")
+        _stop(line, err)
+    if previous == "finished" and not cfg.get("rerun", False):
+        line = (f"finished: {run_dir} already holds this config's finished run (config {fingerprint}); "
+                "rerun=true trains it again")
+        log.info(line)
+        print(line)
+        return RunRecord.stored_metric(run_dir, cfg.get("optimized_metric"))
+    if previous == "finished":  # rerun=true: train from scratch, not from the finished run's last.ckpt
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    record = RunRecord(run_dir, grid_of(cfg), config, fingerprint)
     try:
         return _train(cfg, run_dir, record)
     except BaseException as err:
-        record.fail(f"{type(err).__name__}: {err}", traceback.format_exc())
+        line = _one_line(err)
+        record.fail(line, traceback.format_exc(), getattr(root_cause(err), "hint", None) or _HINT)
         if isinstance(err, Preempted):  # checkpointed on a signal: the same command resumes it
             record.status = "interrupted"
             record.write()
+        if isinstance(err, Exception):
+            _stop(line, err)
         raise
     finally:
         _finish_loggers()
+
+
+_HINT = "the full traceback is in the run directory's error.log"
+
+
+def _one_line(err: BaseException) -> str:
+    root = root_cause(err)
+    text = str(root).strip()
+    return f"{type(root).__name__}: {text.splitlines()[0]}" if text else type(root).__name__
+
+
+def _stop(line: str, err: Exception) -> None:
+    """One line on the console. A single run exits here (Hydra would frame the line with two more); a
+    multirun job logs it and raises, so the sweep goes on and its summary lists it."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:  # not under Hydra (tests compose configs directly)
+        raise RunFailed(line) from err
+    if not multirun:
+        print(line, file=sys.stderr, flush=True)
+        logging.shutdown()
+        sys.exit(1)
+    log.error(line)
+    raise RunFailed(line) from err
 
 
 def _finish_loggers() -> None:
@@ -84,6 +150,8 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
     t0 = time.perf_counter()
     dm = instantiate(cfg.module.datamodule, _recursive_=False)
     dm.setup("fit")
+    if hasattr(dm, "schema"):
+        validate_schema(cfg.task, tuple(dm.schema.relation_types), cfg.dataset.get("name"))
     extra = {"schema": dm.schema} if hasattr(dm, "schema") else {}
     # the schema is discovered from the data: passed as a Python object, not through OmegaConf
     lm = instantiate(cfg.module.lightning_module, _recursive_=False, _partial_=True)(**extra)
@@ -94,7 +162,11 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
     _set_wandb_group(cfg)
     loggers = _instantiate_list(cfg.get("logger"))
     callbacks = _instantiate_list(cfg.get("callbacks"))
+    callbacks.append(Heartbeat(record, float(cfg.get("heartbeat_s") or 60)))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    resume = _resume_path(run_dir)
+    if resume is None:  # a fresh start (also after a kill before the first checkpoint): no old log rows
+        _clear_csv(loggers)
     for lg in loggers:
         lg.log_hyperparams(record.flat_config())
     record.write()
@@ -102,7 +174,7 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
     ckpt_path = None
     if cfg.strategy.get("train", True):
         t1 = time.perf_counter()
-        trainer.fit(lm, datamodule=dm, ckpt_path=_resume_path(run_dir))
+        trainer.fit(lm, datamodule=dm, ckpt_path=resume)
         record.timings["train_s"] = round(time.perf_counter() - t1, 3)
         record.params["optimizer_state_bytes"] = optimizer_state_bytes(trainer)
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
