@@ -24,7 +24,7 @@ from typing import Any
 
 from clinprompt.training.validate import ConfigError
 
-IGNORED = ("paths", "logger", "rerun", "heartbeat_s", "wandb_group", "trainer.enable_progress_bar",
+IGNORED = ("paths", "logger", "rerun", "heartbeat_s", "wandb_group", "third_party_noise", "trainer.enable_progress_bar",
            "trainer.log_every_n_steps", "trainer.default_root_dir", "dataset.cache", "dataset.loader.cache_dir",
            "module.datamodule.cache_dir")
 # callbacks that decide the result (when training stops, which checkpoint is tested); every other callback
