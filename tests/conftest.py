@@ -31,6 +31,14 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_config(repo_root):
+    """``model_config("tiny_t5")``: a model group's YAML as a plain dict, as the configs ship it."""
+    from omegaconf import OmegaConf
+
+    return lambda name: OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / f"{name}.yaml"))
+
+
+@pytest.fixture(scope="session")
 def tokenizer():
     from transformers import AutoTokenizer
 

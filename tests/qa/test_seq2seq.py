@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from peft import PeftModel
 
 from clinprompt.data.qa_datamodule import end_token_id
@@ -24,13 +23,10 @@ from clinprompt.models.qa_seq2seq import (
 LABELS = ("yes", "no")
 
 
-def model_cfg(repo_root, name):
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / f"{name}.yaml"))
-
 
 @pytest.fixture(scope="module")
-def tiny(repo_root):
-    cfg = model_cfg(repo_root, "tiny_t5")
+def tiny(model_config):
+    cfg = model_config("tiny_t5")
     tok = load_tokenizer(cfg)
     enc = tok(["Question: is aspirin effective? Answer yes or no.", "Question: does it hurt? Answer yes or no."],
               return_tensors="pt", padding=True)
@@ -115,13 +111,13 @@ def test_invalid_generations_are_counted_not_dropped(tiny):
 
 
 @pytest.mark.parametrize("method,expected", [("prompt_tuning", 204_800), ("prefix_tuning", 4_915_200)])
-def test_flan_t5_xl_footprints_match_the_reference_study(repo_root, method, expected):
+def test_flan_t5_xl_footprints_match_the_reference_study(model_config, method, expected):
     """0.205M (prompt tuning) and 4.9M (prefix tuning) trained parameters at prompt_len=50, counted offline
     on the published architecture (meta device: no weights)."""
     from peft import get_peft_model
     from transformers import T5ForConditionalGeneration
 
-    cfg = model_cfg(repo_root, "flan_t5_xl")
+    cfg = model_config("flan_t5_xl")
     with torch.device("meta"):
         model = get_peft_model(T5ForConditionalGeneration(t5_config(cfg)),
                                peft_config({"method": method, "init": "random"}, 50, cfg))

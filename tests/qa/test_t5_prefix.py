@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from clinprompt.data.qa_datamodule import end_token_id
 from clinprompt.models.backbone import load_tokenizer
@@ -16,13 +15,10 @@ from clinprompt.models.t5_prefix import T5Prefix, load_prefix
 LABELS = ("yes", "no")
 
 
-def model_cfg(repo_root, name):
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / f"{name}.yaml"))
-
 
 @pytest.fixture(scope="module")
-def tiny(repo_root):
-    cfg = model_cfg(repo_root, "tiny_t5")
+def tiny(model_config):
+    cfg = model_config("tiny_t5")
     tok = load_tokenizer(cfg)
     enc = tok(["Question: is aspirin effective? Answer yes or no.", "Question: does it hurt?"],
               return_tensors="pt", padding=True, return_token_type_ids=False)
@@ -143,13 +139,13 @@ def test_generate_with_a_kv_cache_sees_the_prefix(tiny):
     assert torch.equal(greedy, out.sequences[:, 1:])
 
 
-def test_parameter_counts_per_variant(repo_root, tiny):
+def test_parameter_counts_per_variant(model_config, tiny):
     """prompt_len x (encoder + 2 x decoder layers) x 2 (keys, values) x heads x d_kv."""
     full = build(tiny, "prefix_tuning_full")
     assert sum(p.numel() for p in full.prompt_parameters()) == 4 * (2 + 2 * 2) * 2 * 4 * 8  # 1,536
     peft = build(tiny, "prefix_tuning")  # decoder self-attention only
     assert sum(p.numel() for p in peft.prompt_parameters()) == 4 * 2 * 2 * 4 * 8  # 512
-    xl = t5_config(model_cfg(repo_root, "flan_t5_xl"))
+    xl = t5_config(model_config("flan_t5_xl"))
     with torch.device("meta"):
         prefix = T5Prefix(xl, 50)
     assert sum(p.numel() for p in prefix.parameters()) == 50 * (24 + 2 * 24) * 2 * 32 * 64 == 14_745_600
