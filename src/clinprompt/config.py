@@ -28,6 +28,17 @@ def unique_suffix() -> str:
     return f"{_UID}{os.getpid() % 1000:03d}"
 
 
+def dir_name(overrides: str, limit: int = 200) -> str:
+    """A sweep job's directory name from its overrides: values with a path separator (``optimized_metric=dev/
+    relations/...``, ``dataset.root=/data/brat``) would otherwise nest directories, and a long grid would pass
+    the file system's 255-byte name limit; a cut name keeps a hash of the whole so two jobs never share one."""
+    name = overrides.replace(os.sep, "_").replace("\\", "_")
+    if len(name.encode()) <= limit:
+        return name
+    digest = hashlib.sha1(overrides.encode()).hexdigest()[:8]
+    return name.encode()[: limit - 9].decode(errors="ignore") + "~" + digest
+
+
 def auto_precision() -> str:
     """Lightning precision for the machine at hand: bf16 mixed on GPUs that have it, else 32-bit."""
     import torch
@@ -40,5 +51,7 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("clinprompt_precision", auto_precision)
     if not OmegaConf.has_resolver("clinprompt_uid"):
         OmegaConf.register_new_resolver("clinprompt_uid", unique_suffix)
+    if not OmegaConf.has_resolver("clinprompt_dirname"):
+        OmegaConf.register_new_resolver("clinprompt_dirname", dir_name)
     if not OmegaConf.has_resolver("clinprompt_run_id"):
         OmegaConf.register_new_resolver("clinprompt_run_id", run_id)
