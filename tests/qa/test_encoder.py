@@ -7,7 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from clinprompt.models.backbone import load_backbone
-from clinprompt.models.qa_encoder import EncoderClassifier
+from clinprompt.qa.encoder import EncoderClassifier
 
 STRATEGIES = {"finetune": {"method": "finetune"},
               "deep_prompt": {"method": "deep_prompt", "prompt": {"reparam": True, "reparam_hidden": 16}},

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from clinprompt.data.pubmedqa import (
+from clinprompt.qa.data import (
     PubMedQAFormatError,
     QAExample,
     balanced_class_weights,

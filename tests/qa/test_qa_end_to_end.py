@@ -15,7 +15,7 @@ from peft import PeftModel
 
 from clinprompt.cli.qa_report import main as qa_report
 from clinprompt.models.backbone import load_tokenizer
-from clinprompt.models.qa_seq2seq import load_seq2seq
+from clinprompt.qa.seq2seq import load_seq2seq
 
 REPO = Path(__file__).resolve().parents[2]
 

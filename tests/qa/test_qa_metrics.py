@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from clinprompt.evaluation.qa_metrics import classification_metrics, latency_stats, measure_latency
+from clinprompt.qa.metrics import classification_metrics, latency_stats, measure_latency
 
 LABELS = ("yes", "no", "maybe")
 GOLD = ["yes", "yes", "yes", "no", "no", "maybe", "yes", "no", "maybe", "yes"]

@@ -14,7 +14,7 @@ from clinprompt.cli.qa_report import main
 def fake_run(root, name, strategy, preds, gold, trainable):
     d = root / name
     d.mkdir(parents=True)
-    from clinprompt.evaluation.qa_metrics import classification_metrics
+    from clinprompt.qa.metrics import classification_metrics
 
     test = classification_metrics(gold, preds, ("yes", "no"))
     test["latency"] = {"mean_ms": 10.0, "p95_ms": 12.0, "n": 5}

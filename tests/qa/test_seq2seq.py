@@ -8,10 +8,10 @@ import pytest
 import torch
 from peft import PeftModel
 
-from clinprompt.data.qa_datamodule import end_token_id
-from clinprompt.evaluation.qa_metrics import INVALID, classification_metrics
 from clinprompt.models.backbone import load_tokenizer
-from clinprompt.models.qa_seq2seq import (
+from clinprompt.qa.datamodule import end_token_id
+from clinprompt.qa.metrics import INVALID, classification_metrics
+from clinprompt.qa.seq2seq import (
     Seq2SeqQA,
     greedy_decode,
     load_seq2seq,

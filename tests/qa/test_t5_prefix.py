@@ -1,4 +1,4 @@
-"""Li & Liang prefix tuning on tiny_t5 (models/t5_prefix.py) next to peft's decoder-only variant: the encoder
+"""Li & Liang prefix tuning on tiny_t5 (qa/t5_prefix.py) next to peft's decoder-only variant: the encoder
 sees the prefix (checked against a hand-written attention), only prefix weights train, save/reload gives
 identical outputs, generate() with a KV cache agrees with the forward pass, parameter counts per variant."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clinprompt.data.qa_datamodule import end_token_id
 from clinprompt.models.backbone import load_tokenizer
-from clinprompt.models.qa_seq2seq import Seq2SeqQA, greedy_decode, load_seq2seq, t5_config
-from clinprompt.models.t5_prefix import T5Prefix, load_prefix
+from clinprompt.qa.datamodule import end_token_id
+from clinprompt.qa.seq2seq import Seq2SeqQA, greedy_decode, load_seq2seq, t5_config
+from clinprompt.qa.t5_prefix import T5Prefix, load_prefix
 
 LABELS = ("yes", "no")
 

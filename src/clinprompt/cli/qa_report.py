@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clinprompt.reporting.qa_report import to_markdown, write_report
+from clinprompt.qa.report import to_markdown, write_report
 
 
 def _parser() -> argparse.ArgumentParser:

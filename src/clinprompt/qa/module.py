@@ -20,12 +20,12 @@ from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
-from clinprompt.data.pubmedqa import balanced_class_weights, labels_of
-from clinprompt.data.qa_datamodule import is_seq2seq
-from clinprompt.evaluation.qa_metrics import classification_metrics, measure_latency
 from clinprompt.models.backbone import load_backbone, load_tokenizer
-from clinprompt.models.qa_encoder import EncoderClassifier
-from clinprompt.models.qa_seq2seq import Seq2SeqQA, load_seq2seq
+from clinprompt.qa.data import balanced_class_weights, labels_of
+from clinprompt.qa.datamodule import is_seq2seq
+from clinprompt.qa.encoder import EncoderClassifier
+from clinprompt.qa.metrics import classification_metrics, measure_latency
+from clinprompt.qa.seq2seq import Seq2SeqQA, load_seq2seq
 
 
 def _plain(cfg: Any) -> Any:

@@ -3,7 +3,7 @@
 Methods (``strategy.method``): ``base`` (zero-shot, nothing trains), ``prompt_tuning`` (peft
 PromptTuning), ``prefix_tuning`` (peft PrefixTuning: on T5 a prefix in the decoder's self-attention only),
 ``prefix_tuning_full`` (Li & Liang: prefixes in the encoder's self-attention and the decoder's self- and
-cross-attention, ``models/t5_prefix.py``), ``finetune`` (every weight trains). Generations are normalised to
+cross-attention, ``qa/t5_prefix.py``), ``finetune`` (every weight trains). Generations are normalised to
 the label set by their first word; anything else is the answer ``invalid`` (counted, never dropped). peft
 adapters are saved in peft's own format (``PeftModel.from_pretrained`` reloads them); a full prefix as
 ``prefix_config.json`` + ``prefix.safetensors`` (``t5_prefix.load_prefix`` reloads it).
@@ -28,11 +28,11 @@ from peft import PeftModel, PrefixTuningConfig, TaskType, get_peft_model
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, PreTrainedModel, T5Config, T5ForConditionalGeneration
 
-from clinprompt.data.qa_datamodule import end_token_id
-from clinprompt.evaluation.qa_metrics import INVALID
 from clinprompt.models.backbone import _unavailable, model_source, resolve_dtype
-from clinprompt.models.qa_encoder import peft_prompt_tuning
-from clinprompt.models.t5_prefix import T5Prefix
+from clinprompt.qa.datamodule import end_token_id
+from clinprompt.qa.encoder import peft_prompt_tuning
+from clinprompt.qa.metrics import INVALID
+from clinprompt.qa.t5_prefix import T5Prefix
 
 SEQ2SEQ_METHODS = ("base", "prompt_tuning", "prefix_tuning", "prefix_tuning_full", "finetune")
 _WORD = re.compile(r"[a-z]+")
