@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from clinprompt.data.collate import collate
-from clinprompt.data.corpora.sdoh import relations_to_events
 from clinprompt.data.document import Attribute, Document, Entity, Relation
+from clinprompt.data.events import relations_to_events
 from clinprompt.data.mrc import ExampleBuilder, MRCExample
 from clinprompt.data.windows import TokenizedDoc
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import pytest
 
 from clinprompt.data.document import Attribute, Document, Entity, Relation
-from clinprompt.data.mrc import ExampleBuilder, Schema, predicted_head_examples, swap_in
+from clinprompt.data.mrc import ExampleBuilder, predicted_head_examples, swap_in
 from clinprompt.data.windows import tokenize_document
-from clinprompt.prompts.questions import question_for
+from clinprompt.schema import Schema
 
 # three sentences: aspirin's strength in its own sentence, its reason in the next, its frequency two away
 TEXT = "Start aspirin 81 mg and ibuprofen 2 tabs. Take it for chest pain. Then twice daily."
 RELS = ("Strength-Drug", "Dosage-Drug", "Reason-Drug", "Frequency-Drug")
+QUESTIONS = {"Drug": "Which medications are mentioned?", "Strength": "What is the strength of a medication?",
+             "Dosage": "What is the dosage of a medication?", "Reason": "Why is a medication given?",
+             "Frequency": "How often is a medication taken?", "Strength-Drug": "What is the strength of {head}?",
+             "Dosage-Drug": "What is the dosage of {head}?", "Reason-Drug": "Why is {head} given?",
+             "Frequency-Drug": "How often is {head} taken?"}
 SCHEMA = Schema("n2c2_2018", ("Drug", "Strength", "Dosage", "Reason", "Frequency"), RELS,
-                {r: (r.split("-")[0], "Drug") for r in RELS})
+                {r: (r.split("-")[0], "Drug") for r in RELS}, questions=QUESTIONS)
 SENTENCES = [(0, 41), (42, 65), (66, 83)]
 
 
@@ -69,7 +74,7 @@ def test_hard_prompt_heads_tails_negatives_and_questions(tokenizer, doc):
     assert tails(tdoc, got[("ibuprofen", "Strength-Drug")]) == []
     assert sum(1 for ex in examples if not ex.spans) == 8 - 3
     ex = got[("ibuprofen", "Dosage-Drug")]
-    question = tokenizer(question_for("n2c2_2018", "Dosage-Drug", head="ibuprofen"), add_special_tokens=False)
+    question = tokenizer("What is the dosage of ibuprofen?", add_special_tokens=False)
     assert list(ex.input_ids[1:ex.ctx_offset - 1]) == question["input_ids"]
     assert ex.block_id == -1 and ex.head_id == "T3" and ex.task == "relations"
 
@@ -155,7 +160,8 @@ def test_schema_survives_its_saved_form():
     import json
 
     schema = Schema("sdoh", ("Alcohol",), ("StatusTime-Alcohol",), {"StatusTime-Alcohol": ("StatusTime", "Alcohol")},
-                    {"StatusTime": ("none", "current")}, events=True)
+                    {"StatusTime": ("none", "current")}, events=True,
+                    questions={"Alcohol": "Where is alcohol mentioned?", "StatusTime-Alcohol": "Is {head} current?"})
     saved = json.loads(json.dumps(schema.__dict__))  # what a checkpoint's hyper-parameters hold
     assert Schema.from_dict(saved) == schema
     assert Schema.from_dict({"dataset": "ade", "entity_types": ["Drug"]}) == Schema("ade", ("Drug",))

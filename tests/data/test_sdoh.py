@@ -7,16 +7,11 @@ import re
 import pytest
 
 from clinprompt.data.brat import format_ann, parse_ann, read_dir
-from clinprompt.data.corpora.sdoh import (
-    EVENT_ARGUMENTS,
-    VALUE_LABELS,
-    as_event_document,
-    events_to_relations,
-    load_sdoh,
-    relations_to_events,
-)
+from clinprompt.data.corpora.sdoh import load_sdoh
 from clinprompt.data.corpora.synthetic_sdoh import generate, load_synthetic_sdoh
-from clinprompt.evaluation.events import SDOH_ARGUMENT_TYPES, events_of, score_events
+from clinprompt.data.events import as_event_document, events_to_relations, relations_to_events
+from clinprompt.evaluation.events import events_of, score_events
+from clinprompt.schema import EVENT_ARGUMENTS, SDOH_ARGUMENT_TYPES, VALUE_LABELS
 
 # a SHAC-style note: one status shared by three events, a Degree argument the challenge did not score
 TEXT = "Former smoker, 1 ppd, quit 2005. Denies EtOH or drugs. Lives with wife."

@@ -7,9 +7,10 @@ import random
 import pytest
 
 from clinprompt.data.document import Document, Entity
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.windows import make_windows, tokenize_document
 from clinprompt.decoding import examples_to_spans
+from clinprompt.schema import Schema
 
 
 @pytest.mark.parametrize("n,size,stride", [(5, 8, 6), (100, 16, 12), (101, 16, 16), (57, 10, 3), (64, 32, 1)])

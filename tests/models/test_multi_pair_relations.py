@@ -13,9 +13,10 @@ from pathlib import Path
 from clinprompt.cli.score import main as score_main
 from clinprompt.data.corpora.brat_corpus import load_brat_corpus
 from clinprompt.data.document import Document, Entity
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
+from clinprompt.schema import Schema
 
 REPO = Path(__file__).resolve().parents[2]
 NOTE = "Pulse 88 today. Fever 39 at night. Weight 70 stable."

@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from clinprompt.data.document import Document, Entity, Relation
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
 from clinprompt.evaluation.scoring import score_documents
+from clinprompt.schema import Schema
 
 TEXT = "Aspirin 81 mg daily. Ibuprofen 200 mg prn. Lisinopril 10 mg qd."
 SCHEMA = Schema("n2c2_2018", ("Drug", "Strength"), ("Strength-Drug",), {"Strength-Drug": ("Strength", "Drug")})

@@ -12,13 +12,14 @@ import torch
 from torch import nn
 
 from clinprompt.data.brat import format_ann, parse_ann
-from clinprompt.data.corpora.sdoh import EVENT_ARGUMENTS, VALUE_LABELS, as_event_document
 from clinprompt.data.document import Attribute, Document, Entity, Event
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.events import as_event_document
+from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
 from clinprompt.evaluation.events import events_of, score_events
 from clinprompt.models.span_heads import SpanValueHead, _top_per_group
+from clinprompt.schema import EVENT_ARGUMENTS, VALUE_LABELS, Schema
 
 TEXT = "Former smoker, quit 2005. Denies EtOH."
 RTYPES = ("StatusTime-Alcohol", "StatusTime-Tobacco", "History-Tobacco")

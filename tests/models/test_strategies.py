@@ -8,10 +8,11 @@ from omegaconf import OmegaConf
 
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Document, Entity
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.windows import tokenize_document
 from clinprompt.models.backbone import load_backbone, position_limit
 from clinprompt.models.mrc_model import MRCModel
+from clinprompt.schema import Schema
 
 ARCHS = ["tiny_bert", "tiny_roberta", "tiny_megatron"]
 QUERY = {"no_prompt": "none", "hard_prompt": "hard", "soft_unfrozen": "soft", "soft_frozen": "soft"}

@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from clinprompt.data.brat import describe_issues, issue_summary, read_dir, write_document
-from clinprompt.data.corpora.sdoh import as_event_document
-from clinprompt.data.mrc import ExampleBuilder, Schema
+from clinprompt.data.events import as_event_document
+from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.sentences import split_sentences
 from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
@@ -38,6 +38,7 @@ from clinprompt.models.backbone import (
     weights_hash,
 )
 from clinprompt.models.mrc_model import MRCModel
+from clinprompt.schema import Schema
 
 log = logging.getLogger("clinprompt.predict")
 

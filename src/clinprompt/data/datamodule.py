@@ -24,10 +24,11 @@ from clinprompt.data import setup_cache
 from clinprompt.data.brat import describe_issues, issue_summary
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Entity
-from clinprompt.data.mrc import ExampleBuilder, MRCExample, Schema, predicted_head_examples, swap_in
+from clinprompt.data.mrc import ExampleBuilder, MRCExample, predicted_head_examples, swap_in
 from clinprompt.data.sampling import few_shot, kfold, kfold_all
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
 from clinprompt.models.backbone import load_config, load_tokenizer, position_limit
+from clinprompt.schema import Schema
 from clinprompt.training.preemption import ResumableDataLoader
 
 log = logging.getLogger(__name__)
@@ -136,10 +137,10 @@ class MRCDataModule(L.LightningDataModule):
         self.eval_docs = {"dev": dev, "test": test}
         self.train_docs = train
         rels = tuple(corpus.relation_types) if self.task != "concepts" else ()
-        self.schema = Schema(ds.get("questions", ds["name"]), tuple(corpus.entity_types), rels,
+        self.schema = Schema(ds["name"], tuple(corpus.entity_types), rels,
                              {r: tuple(corpus.relation_heads[r]) for r in rels},
                              dict(getattr(corpus, "value_labels", {})) if rels else {},
-                             bool(getattr(corpus, "events", False)))
+                             bool(getattr(corpus, "events", False)), dict(ds.get("questions") or {}))
         self._load_builder()
         all_docs = train + self.eval_docs["dev"] + self.eval_docs["test"]
         self.tdocs, cached = self._tokenized(all_docs)

@@ -11,74 +11,14 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from clinprompt.data.document import Document, Entity
 from clinprompt.data.windows import TokenizedDoc, Window, make_windows
-from clinprompt.prompts.questions import question_for
+from clinprompt.schema import Schema
 
 log = logging.getLogger(__name__)
 QUERY_KINDS = ("none", "hard", "soft")
-
-
-Pair = tuple[str, str]  # (tail/Arg1 type, head/Arg2 type)
-
-
-def as_pairs(value) -> tuple[Pair, ...]:
-    """A relation type's argument-type pairs from one ``(tail, head)`` pair or a sequence of pairs."""
-    if len(value) == 2 and all(isinstance(v, str) for v in value):
-        return ((value[0], value[1]),)
-    return tuple((p[0], p[1]) for p in value)
-
-
-@dataclass(frozen=True)
-class Schema:
-    """``relation_heads`` maps a relation type to its (tail, head) type pairs; one relation type may link
-    several pairs (``Has_value``: Measurement -> Value and Condition -> Value). A single pair is accepted
-    too and stored as a one-pair tuple."""
-
-    dataset: str
-    entity_types: tuple[str, ...]
-    relation_types: tuple[str, ...] = ()
-    relation_heads: dict[str, tuple[Pair, ...]] = field(default_factory=dict)
-    # tail types whose spans also carry a labelled value (SDoH StatusTime -> none|current|past|future)
-    value_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    events: bool = False  # relations are event arguments (head = trigger): predictions are written as events
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "relation_heads", {k: as_pairs(v) for k, v in self.relation_heads.items()})
-
-    @property
-    def value_pairs(self) -> tuple[tuple[str, str], ...]:
-        """Every (tail type, value), the index space of the value head."""
-        return tuple((t, v) for t in sorted(self.value_labels) for v in self.value_labels[t])
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Schema:
-        """From its saved form (checkpoint hyper-parameters: lists instead of tuples)."""
-        return cls(d["dataset"], tuple(d["entity_types"]), tuple(d.get("relation_types", ())),
-                   dict(d.get("relation_heads", {})),
-                   {k: tuple(v) for k, v in d.get("value_labels", {}).items()}, bool(d.get("events", False)))
-
-    @property
-    def head_types(self) -> tuple[str, ...]:
-        return tuple(sorted({h for r in self.relation_types for _, h in self.relation_heads[r]}))
-
-    def relations_for_head(self, head_type: str) -> tuple[str, ...]:
-        return tuple(r for r in self.relation_types if any(h == head_type for _, h in self.relation_heads[r]))
-
-    def tail_types(self, rel: str, head_type: str | None = None) -> tuple[str, ...]:
-        """The tail types ``rel`` links to a head of ``head_type`` (any head when None), in listed order."""
-        out = [t for t, h in self.relation_heads[rel] if head_type is None or h == head_type]
-        return tuple(dict.fromkeys(out))
-
-    def block_id(self, label: str) -> int:
-        """Prompt block of a type: entity types first, then relation types."""
-        return (self.entity_types + self.relation_types).index(label)
-
-    @property
-    def n_blocks(self) -> int:
-        return len(self.entity_types) + len(self.relation_types)
 
 
 @dataclass(frozen=True)
@@ -116,7 +56,7 @@ class ExampleBuilder:
         self._questions: dict[str, tuple[int, ...]] = {}
         if query == "hard":
             for label in schema.entity_types:
-                self._questions[label] = self._encode(question_for(schema.dataset, label))
+                self._questions[label] = self._encode(schema.question(label))
         query_budget = 0 if query != "hard" else max_query_tokens + 1
         prompt = prompt_len if query == "soft" else 0
         room = position_limit - prompt - 2 - query_budget
@@ -213,7 +153,7 @@ class ExampleBuilder:
                 continue
             head_text = doc.span_text(head)
             for r in rels:
-                q = self._encode(question_for(self.schema.dataset, r, head=head_text)) if self.query == "hard" else ()
+                q = self._encode(self.schema.question(r, head=head_text)) if self.query == "hard" else ()
                 ids, off = self._inputs(tdoc, w, q)
                 block = self.schema.block_id(r) if self.query == "soft" else -1
                 found = tails(r, 0)

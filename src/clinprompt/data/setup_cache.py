@@ -2,10 +2,10 @@
 
 The token cache alone leaves corpus parsing and example building (a hard question encoded per relation
 head) to every run; this one skips both. Its key covers everything the set-up result depends on:
-the DataModule's inputs (dataset config with its loader and windowing, model/tokenizer config, query
-kind, task, prompt length, shots, seed, fold), the library versions, the source of the data pipeline
-(this package's ``data/`` and the question registry), and the SHA-256 of the content of every file under
-the paths the loader config names — so edited code, an upgraded tokenizer or a changed corpus file is a
+the DataModule's inputs (dataset config with its loader, windowing and questions, model/tokenizer config,
+query kind, task, prompt length, shots, seed, fold), the library versions, the source of the data pipeline
+(this package's ``data/`` and ``schema.py``), and the SHA-256 of the content of every file under the
+paths the loader config names — so edited code, an upgraded tokenizer or a changed corpus file is a
 miss, never a stale hit, even when the new file has the old one's size and mtime (``cp -p``, ``rsync -a``,
 ``tar`` keep mtimes).
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-_CODE = (_PACKAGE / "data", _PACKAGE / "prompts" / "questions.py")
+_CODE = (_PACKAGE / "data", _PACKAGE / "schema.py")
 FIELDS = ("train_docs", "eval_docs", "schema", "tdocs", "train_examples", "stats")
 
 

@@ -31,13 +31,9 @@ import torchmetrics
 from clinprompt.data.document import Document
 from clinprompt.evaluation.matching import overlap, pair_documents
 from clinprompt.evaluation.scoring import prf
+from clinprompt.schema import EVENT_TYPES, LABELLED_ARGUMENTS, SDOH_ARGUMENT_TYPES
 
 TRIGGER = "Trigger"
-SDOH_EVENT_TYPES = ("Alcohol", "Drug", "Tobacco", "Employment", "LivingStatus")
-LABELLED_ARGUMENTS = ("StatusTime", "StatusEmploy", "TypeLiving")
-# the argument entity types of the SDoH annotation.conf
-SDOH_ARGUMENT_TYPES = ("Amount", "Degree", "Duration", "Frequency", "History", "Method", "StatusEmploy",
-                       "StatusInsure", "StatusTime", "Type", "TypeGenderID", "TypeLiving", "TypeSexualOrient")
 
 
 class EventArgument(NamedTuple):
@@ -137,7 +133,7 @@ class EventScore(torchmetrics.Metric):
     higher_is_better = True
     is_differentiable = False
 
-    def __init__(self, event_types: Sequence[str] = SDOH_EVENT_TYPES,
+    def __init__(self, event_types: Sequence[str] = EVENT_TYPES,
                  argument_types: Sequence[str] = SDOH_ARGUMENT_TYPES,
                  labelled_arguments: Sequence[str] = LABELLED_ARGUMENTS, **kwargs):
         super().__init__(**kwargs)
@@ -175,7 +171,7 @@ class EventScore(torchmetrics.Metric):
 
 
 def score_events(gold: Sequence[Document], pred: Sequence[Document],
-                 event_types: Sequence[str] = SDOH_EVENT_TYPES, **kwargs) -> dict:
+                 event_types: Sequence[str] = EVENT_TYPES, **kwargs) -> dict:
     """One-shot event scores (see :class:`EventScore`; kwargs go to its constructor)."""
     metric = EventScore(event_types, **kwargs)
     metric.update(gold, pred)

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from clinprompt.data.mrc import Schema
 from clinprompt.models.span_heads import SpanHeads, SpanValueHead
 from clinprompt.prompts.deep_prompt import DeepPrompt
+from clinprompt.schema import Schema
 
 
 def prompt_cache_kwarg(backbone: PreTrainedModel) -> str:

@@ -12,10 +12,9 @@ from typing import Any
 import torch
 from transformers import AutoModel
 
-from clinprompt.data.mrc import Schema
 from clinprompt.models.backbone import architecture_config
 from clinprompt.models.mrc_model import MRCModel
-from clinprompt.prompts.questions import QUESTIONS
+from clinprompt.schema import Schema
 
 ADAMW_MOMENTS = 2  # exp_avg and exp_avg_sq, one element each per trainable parameter
 ADAMW_STEP_BYTES = 4  # torch AdamW keeps a float32 `step` tensor per parameter tensor
@@ -45,18 +44,18 @@ class ParamCounts:
 
 
 def schema_for(dataset_cfg: Mapping[str, Any], task: str) -> Schema:
-    """The dataset's types from its question registry (no corpus is read): entity types, and relation
-    types ``Tail-Head`` unless the task is concepts only, as the DataModule builds it."""
-    name = dataset_cfg.get("questions", dataset_cfg.get("name"))
-    table = QUESTIONS.get(name)
-    if table is None:
-        raise ValueError(f"dataset '{dataset_cfg.get('name')}': no type list in the question registry "
-                         f"(clinprompt/prompts/questions.py) for '{name}'; plan with a dataset that has one")
+    """The dataset's types from its questions (``dataset.questions``; no corpus is read): entity types, and
+    relation types ``Tail-Head`` unless the task is concepts only, as the DataModule builds it."""
+    name = dataset_cfg.get("name")
+    table = dict(dataset_cfg.get("questions") or {})
+    if not table:
+        raise ValueError(f"dataset '{name}': no types listed in dataset.questions; "
+                         "plan with a dataset that lists them")
     entities = tuple(k for k in table if "-" not in k)
     rels = tuple(k for k in table if "-" in k and all(p in entities for p in k.split("-", 1)))
     if task == "concepts":
         rels = ()
-    return Schema(name, entities, rels, {r: tuple(r.split("-", 1)) for r in rels})
+    return Schema(name, entities, rels, {r: tuple(r.split("-", 1)) for r in rels}, questions=table)
 
 
 def build_meta_model(model_cfg: Mapping[str, Any], strategy_cfg: Mapping[str, Any], schema: Schema,

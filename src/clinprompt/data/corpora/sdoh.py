@@ -9,9 +9,10 @@ SHAC notes annotate events: a trigger (``T1 Alcohol 10 14``), arguments (``T2 St
   trigger being the head (Arg2) and the argument the tail (Arg1), as for n2c2 2018 medications;
 - labelled arguments (StatusTime, StatusEmploy, TypeLiving) get their value from a value head on the tail span.
 
-Predicted relations become events again (:func:`relations_to_events`): one event per predicted trigger, its
-arguments the predicted tails with the role SHAC uses (``Status`` for StatusTime/StatusEmploy, ``Type`` for
-TypeLiving), plus ``<Type>Val`` attribute lines: the T, E and A lines the official scorer reads.
+Predicted relations become events again: one event per predicted trigger, its arguments the predicted tails
+with the role SHAC uses (``Status`` for StatusTime/StatusEmploy, ``Type`` for TypeLiving), plus ``<Type>Val``
+attribute lines: the T, E and A lines the official scorer reads. The conversions both ways are in
+``data/events.py``, the event schema in ``schema.py``: this module only reads the corpus.
 
 Layout: ``<root>/<site>/{train,dev?,test}/*.txt|ann`` for site in mimic and uw; training (and dev) come from
 ``train_site``, test from ``test_site``, so cross-site transfer is one config override.
@@ -19,33 +20,16 @@ Layout: ``<root>/<site>/{train,dev?,test}/*.txt|ann`` for site in mimic and uw; 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinprompt.data.brat import read_dir
 from clinprompt.data.corpora.base import Corpus, fill_sentences, require_dir
-from clinprompt.data.document import Document, Event, Relation
+from clinprompt.data.document import Document
+from clinprompt.data.events import events_to_relations
+from clinprompt.schema import EVENT_TYPES, RELATION_HEADS, RELATION_TYPES, VALUE_LABELS
 
 SITES = ("mimic", "uw")
-_SUBSTANCE = ("StatusTime", "Amount", "Duration", "Frequency", "History", "Method", "Type")
-# the n2c2 2022 events and their arguments (annotation.conf, without Degree, which the challenge did not score)
-EVENT_ARGUMENTS: dict[str, tuple[str, ...]] = {
-    "Alcohol": _SUBSTANCE,
-    "Drug": _SUBSTANCE,
-    "Tobacco": _SUBSTANCE,
-    "Employment": ("StatusEmploy", "Duration", "History", "Type"),
-    "LivingStatus": ("StatusTime", "TypeLiving", "Duration", "History"),
-}
-EVENT_TYPES = tuple(EVENT_ARGUMENTS)
-VALUE_LABELS: dict[str, tuple[str, ...]] = {
-    "StatusTime": ("none", "current", "past", "future"),
-    "StatusEmploy": ("employed", "unemployed", "retired", "on_disability", "student", "homemaker"),
-    "TypeLiving": ("alone", "with_family", "with_others", "homeless"),
-}
-ROLE_OF_ARGUMENT = {"StatusTime": "Status", "StatusEmploy": "Status", "TypeLiving": "Type"}
-RELATION_TYPES = tuple(f"{a}-{e}" for e, args in EVENT_ARGUMENTS.items() for a in args)
-RELATION_HEADS = {f"{a}-{e}": (a, e) for e, args in EVENT_ARGUMENTS.items() for a in args}
 
 
 @dataclass
@@ -54,44 +38,6 @@ class EventCorpus(Corpus):
 
     value_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     events: bool = True
-
-
-def events_to_relations(doc: Document) -> Document:
-    """``doc`` with one relation ``<ArgumentType>-<EventType>`` (Arg1 argument, Arg2 trigger) per event
-    argument of a known event type; events and attributes are kept for event scoring."""
-    rels: dict[str, Relation] = {}
-    for ev in doc.events.values():
-        trig = doc.entities.get(ev.trigger)
-        if ev.type not in EVENT_ARGUMENTS or trig is None:
-            continue
-        for _, eid in ev.args:
-            arg = doc.entities.get(eid)
-            if arg is None or arg.type not in EVENT_ARGUMENTS[ev.type]:
-                continue
-            rid = f"R{len(rels) + 1}"
-            rels[rid] = Relation(rid, f"{arg.type}-{ev.type}", eid, ev.trigger)
-    return Document(doc.doc_id, doc.text, dict(doc.entities), rels, dict(doc.events), dict(doc.attributes),
-                    dict(doc.normalizations), list(doc.notes), list(doc.equivs), list(doc.sentences))
-
-
-def relations_to_events(doc: Document, trigger_types: Iterable[str]) -> Document:
-    """Events from predicted triggers and relations: one event per trigger entity (in text order), its
-    arguments the relation tails pointing at it (labelled ones first, as SHAC writes ``Status`` first)."""
-    triggers = sorted((e for e in doc.entities.values() if e.type in set(trigger_types)),
-                      key=lambda e: (e.start, e.end, e.type))
-    events: dict[str, Event] = {}
-    for n, trig in enumerate(triggers, 1):
-        tails = [doc.entities[r.arg1] for r in doc.relations.values() if r.arg2 == trig.id and r.arg1 in doc.entities]
-        tails.sort(key=lambda e: (e.type not in VALUE_LABELS, e.start, e.end, e.type))
-        args = tuple((ROLE_OF_ARGUMENT.get(t.type, t.type), t.id) for t in tails)
-        events[f"E{n}"] = Event(f"E{n}", trig.type, trig.id, args)
-    return Document(doc.doc_id, doc.text, dict(doc.entities), dict(doc.relations), events, dict(doc.attributes),
-                    sentences=list(doc.sentences))
-
-
-def as_event_document(doc: Document) -> Document:
-    """What a brat prediction file holds for SDoH: T, E and A lines, no R lines (the scorer reads events)."""
-    return Document(doc.doc_id, doc.text, dict(doc.entities), {}, dict(doc.events), dict(doc.attributes))
 
 
 def _site_dir(root: Path, site: str, key: str) -> Path:

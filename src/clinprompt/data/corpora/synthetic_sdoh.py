@@ -23,8 +23,9 @@ import tempfile
 from pathlib import Path
 
 from clinprompt.data.brat import write_document
-from clinprompt.data.corpora.sdoh import EVENT_TYPES, ROLE_OF_ARGUMENT, SITES, EventCorpus, load_sdoh
+from clinprompt.data.corpora.sdoh import SITES, EventCorpus, load_sdoh
 from clinprompt.data.document import Attribute, Document, Entity, Event
+from clinprompt.schema import EVENT_TYPES, ROLE_OF_ARGUMENT
 
 VERSION = 1  # bump when the generator changes: the cache folder name includes it
 _SLOT = re.compile(r"\{(\w+):([^}]*)\}")
