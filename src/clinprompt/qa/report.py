@@ -13,20 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from clinprompt.evaluation.stats import (  # noqa: E402
+from clinprompt.evaluation.stats import (
     accuracy_difference,
     macro_f1_difference,
     mcnemar,
     paired_bootstrap,
 )
-from clinprompt.reporting.collect import Run, collect  # noqa: E402
+from clinprompt.reporting.collect import Run, collect
+from clinprompt.reporting.plots import subplots
 
 # qa_prefix_tuning: the name peft's decoder-only variant had before qa_prefix_decoder (older runs)
 STRATEGY_ORDER = ("qa_base", "qa_finetune", "qa_soft_frozen", "qa_prompt_tuning", "qa_prefix_tuning",
@@ -173,20 +170,19 @@ def plot_all(runs: Sequence[QARun], table: pd.DataFrame, out: Path) -> list[Path
     def save(fig, name: str) -> None:
         fig.tight_layout()
         fig.savefig(out / name, dpi=120)
-        plt.close(fig)
         written.append(out / name)
 
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
+    fig, ax = subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
     _bar(ax, names, [list(table["accuracy"]), list(table["macro_f1"])], ["accuracy", "macro-F1"], "test score")
     ax.set_ylim(0, 1)
     save(fig, "metrics.png")
 
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
+    fig, ax = subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
     _bar(ax, names, [list(table["latency_mean_ms"].fillna(0)), list(table["latency_p95_ms"].fillna(0))],
          ["mean", "p95"], "latency per question (ms, batch 1)")
     save(fig, "latency.png")
 
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
+    fig, ax = subplots(figsize=(max(5, 1.6 * len(names)), 3.6))
     trainable = [max(float(v or 0), 0.0) for v in table["trainable_params"].fillna(0)]
     # a log axis cannot show 0: a base run that trains nothing is drawn at 1 and labelled 0
     _bar(ax, names, [[max(v, 1.0) for v in trainable]], ["trainable"], "trainable parameters (log)",
@@ -194,7 +190,7 @@ def plot_all(runs: Sequence[QARun], table: pd.DataFrame, out: Path) -> list[Path
     ax.set_yscale("log")
     save(fig, "params.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = subplots(1, 2, figsize=(10, 3.6))
     for r in runs:
         curve = r.run.metrics.get("dev_curve") or []
         if curve:
@@ -209,7 +205,7 @@ def plot_all(runs: Sequence[QARun], table: pd.DataFrame, out: Path) -> list[Path
         axes[1].legend(fontsize=7)
     save(fig, "dev_curves.png")
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(3.2 * len(runs), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(runs), figsize=(3.2 * len(runs), 3.2), squeeze=False)
     for ax, r in zip(axes[0], runs, strict=True):
         conf = r.test["confusion"]
         m = np.array(conf["matrix"])

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only: no display on a cluster node or in CI
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from clinprompt.reporting.curves import Curves  # noqa: E402
-from clinprompt.reporting.tables import _frame, show  # noqa: E402
+from clinprompt.reporting.curves import Curves
+from clinprompt.reporting.tables import keyed_frame, show
 
 PLOTTED = (("concept strict F1", "concept strict F1"), ("relation strict F1", "relation strict F1"))
 
@@ -55,7 +53,7 @@ def plot_vs(table: pd.DataFrame, keys: Sequence[str], axis: str, out: Path, spli
     if not metrics:
         return None
     series_keys = [k for k in keys if k != axis]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(metrics), figsize=(6 * len(metrics), 4.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for values, part in _groups(table, series_keys):
             label = _label(series_keys, values)
@@ -96,7 +94,7 @@ def frozen_gap(table: pd.DataFrame, keys: Sequence[str], metric: str = "concept 
                      "total params": by["soft_frozen"]["total params"].iloc[0],
                      "gap": float(by["soft_unfrozen"][f"{metric} mean"].iloc[0]
                                   - by["soft_frozen"][f"{metric} mean"].iloc[0])})
-    return _frame(rows, ["model", *context])
+    return keyed_frame(rows, ["model", *context])
 
 
 def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path | None:
@@ -106,7 +104,7 @@ def plot_frozen_gap(table: pd.DataFrame, keys: Sequence[str], out: Path) -> Path
     gaps = {m: g for m, g in gaps.items() if not g.empty and g["model"].nunique() >= 2}
     if not gaps:
         return None
-    fig, axes = plt.subplots(1, len(gaps), figsize=(6 * len(gaps), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(gaps), figsize=(6 * len(gaps), 4.2), squeeze=False)
     for ax, (metric, gap) in zip(axes[0], gaps.items(), strict=True):
         context = [c for c in gap.columns if c not in ("model", "total params", "gap")]
         for values, part in _groups(gap, context):
@@ -131,7 +129,7 @@ def plot_learning_curves(curves: Curves, keys: Sequence[str], out: Path) -> Path
     if table.empty:
         return None
     timed = table["elapsed_s"].notna().any()
-    fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(12 if timed else 6, 4.2), squeeze=False)
+    fig, axes = subplots(1, 2 if timed else 1, figsize=(12 if timed else 6, 4.2), squeeze=False)
     series = [k for k in keys if table[k].map(_value).nunique(dropna=False) > 1] or list(keys[:1])
     for values, part in _groups(table, series):
         label = _label(series, values)
@@ -155,8 +153,15 @@ def plot_learning_curves(curves: Curves, keys: Sequence[str], out: Path) -> Path
     return _save(fig, out)
 
 
-def _save(fig, out: Path) -> Path:
+def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None,
+             squeeze: bool = True) -> tuple[Figure, Any]:
+    """``pyplot.subplots`` without pyplot: a Figure saved to files only, so no GUI backend is selected and no
+    global state (pyplot's figure registry, ``matplotlib.use``) changes; it is freed with its last reference."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
+
+def _save(fig: Figure, out: Path) -> Path:
     fig.tight_layout()
     fig.savefig(out, dpi=120)
-    plt.close(fig)  # a report draws many figures: free each one
     return out

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from clinprompt.reporting.collect import Run
-from clinprompt.reporting.tables import _frame, group_runs, mean_std, swept_keys
+from clinprompt.reporting.tables import group_runs, keyed_frame, mean_std, swept_keys
 
 
 @dataclass
@@ -39,6 +39,6 @@ def select_best(runs: Sequence[Run], metric: str = "concepts/strict/micro/f1", s
     rows.sort(key=lambda r: -r["cv mean"])
     best = rows[0]
     overrides = [o for o in best["_runs"][0].override_list if o.partition("=")[0].lstrip("+~") != "fold"]
-    candidates = _frame([{k: v for k, v in r.items() if k != "_runs"} for r in rows], keys)
+    candidates = keyed_frame([{k: v for k, v in r.items() if k != "_runs"} for r in rows], keys)
     return Selection(setting={k: best[k] for k in keys}, score=best["cv mean"], std=best["cv std"],
                      n_runs=best["n"], overrides=[*overrides, "fold=null"], candidates=candidates)

@@ -80,7 +80,7 @@ def group_runs(runs: Sequence[Run], keys: Sequence[str]) -> list[tuple[tuple, li
     return sorted(groups.items(), key=order)
 
 
-def _frame(rows: list[dict[str, Any]], keys: Sequence[str]) -> pd.DataFrame:
+def keyed_frame(rows: list[dict[str, Any]], keys: Sequence[str]) -> pd.DataFrame:
     """A DataFrame whose key columns keep Python values (no 25 -> 25.0, None -> NaN)."""
     df = pd.DataFrame(rows)
     for k in keys:
@@ -128,7 +128,7 @@ def summary_table(runs: Sequence[Run], keys: Sequence[str], split: str = "test")
         row["total params"] = mean_std(r.params.get("total") for r in group)[0]
         row["n"] = len(group)
         rows.append(row)
-    return _frame(rows, keys)
+    return keyed_frame(rows, keys)
 
 
 def add_comparisons(table: pd.DataFrame, runs: Sequence[Run], keys: Sequence[str], baseline: str | None,
@@ -211,7 +211,7 @@ def error_analysis_table(runs: Sequence[Run], keys: Sequence[str], split: str = 
             row[f"gold {cls}"] = group[0].metric(f"error_analysis/strict/{cls}/total", split)
         row["n"] = len(group)
         rows.append(row)
-    return _frame(rows, keys)
+    return keyed_frame(rows, keys)
 
 
 def per_type_deltas(runs: Sequence[Run], keys: Sequence[str], baseline: str | None,
@@ -241,7 +241,7 @@ def per_type_deltas(runs: Sequence[Run], keys: Sequence[str], baseline: str | No
                     other = mean_std(r.metric(path, split) for r in by_strategy[s])[0]
                     row[f"Δ {s}"] = None if base is None or other is None else other - base
                 rows.append(row)
-    return _frame(rows, context)
+    return keyed_frame(rows, context)
 
 
 # ---- rendering -----------------------------------------------------------------------------------------
