@@ -31,7 +31,7 @@ from collections import defaultdict
 from typing import Any
 
 import torch
-from clinprompt.models.backbone import load_config, model_source
+from clinprompt.backbone import load_config, model_source
 from transformers import AutoModelForTokenClassification
 
 from common import parse, parser, table, write_result

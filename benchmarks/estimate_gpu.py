@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from clinprompt.models.backbone import architecture_config
+from clinprompt.backbone import architecture_config
 from clinprompt.scale.compose import composer
 from clinprompt.scale.plan import GB, plan_memory, sequence_of
 

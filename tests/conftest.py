@@ -42,6 +42,6 @@ def model_config(repo_root):
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from clinprompt.models.backbone import default_tokenizer_source
+    from clinprompt.backbone import default_tokenizer_source
 
     return AutoTokenizer.from_pretrained(default_tokenizer_source())

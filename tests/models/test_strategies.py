@@ -6,11 +6,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from clinprompt.backbone import load_backbone, position_limit
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Document, Entity
 from clinprompt.data.mrc import ExampleBuilder
 from clinprompt.data.windows import tokenize_document
-from clinprompt.models.backbone import load_backbone, position_limit
 from clinprompt.models.mrc_model import MRCModel
 from clinprompt.schema import Schema
 

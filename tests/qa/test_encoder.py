@@ -6,7 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from clinprompt.models.backbone import load_backbone
+from clinprompt.backbone import load_backbone
 from clinprompt.qa.encoder import EncoderClassifier
 
 STRATEGIES = {"finetune": {"method": "finetune"},

@@ -13,8 +13,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from peft import PeftModel
 
+from clinprompt.backbone import load_tokenizer
 from clinprompt.cli.qa_report import main as qa_report
-from clinprompt.models.backbone import load_tokenizer
 from clinprompt.qa.seq2seq import load_seq2seq
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from peft import PeftModel
 
-from clinprompt.models.backbone import load_tokenizer
+from clinprompt.backbone import load_tokenizer
 from clinprompt.qa.datamodule import end_token_id
 from clinprompt.qa.metrics import INVALID, classification_metrics
 from clinprompt.qa.seq2seq import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clinprompt.models.backbone import load_tokenizer
+from clinprompt.backbone import load_tokenizer
 from clinprompt.qa.datamodule import end_token_id
 from clinprompt.qa.seq2seq import Seq2SeqQA, greedy_decode, load_seq2seq, t5_config
 from clinprompt.qa.t5_prefix import T5Prefix, load_prefix

@@ -34,7 +34,7 @@ def test_meta_count_equals_real_model(make, tokenizer):
     """The meta-device count equals the parameters of the real MRCModel built with weights."""
     from transformers import AutoModel
 
-    from clinprompt.models.backbone import load_config
+    from clinprompt.backbone import load_config
     from clinprompt.models.mrc_model import MRCModel
 
     cfg = make(["model=tiny_bert", "strategy=soft_unfrozen", "prompt_len=8", "task=end_to_end"])
@@ -54,7 +54,7 @@ def test_adamw_state_bytes_equal_a_real_optimizer(make):
     c = count_params(cfg.model, cfg.strategy, cfg.dataset, cfg.task, 4)
     from transformers import AutoModel
 
-    from clinprompt.models.backbone import load_config
+    from clinprompt.backbone import load_config
     from clinprompt.models.mrc_model import MRCModel
 
     net = MRCModel(AutoModel.from_config(load_config(cfg.model), add_pooling_layer=False),

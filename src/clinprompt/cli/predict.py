@@ -23,13 +23,7 @@ from pathlib import Path
 
 import torch
 
-from clinprompt.data.brat import describe_issues, issue_summary, read_dir, write_document
-from clinprompt.data.events import as_event_document
-from clinprompt.data.mrc import ExampleBuilder
-from clinprompt.data.sentences import split_sentences
-from clinprompt.data.windows import tokenize_document
-from clinprompt.decoding import Predictor
-from clinprompt.models.backbone import (
+from clinprompt.backbone import (
     ModelUnavailableError,
     backbone_fingerprint,
     load_backbone,
@@ -37,6 +31,12 @@ from clinprompt.models.backbone import (
     position_limit,
     weights_hash,
 )
+from clinprompt.data.brat import describe_issues, issue_summary, read_dir, write_document
+from clinprompt.data.events import as_event_document
+from clinprompt.data.mrc import ExampleBuilder
+from clinprompt.data.sentences import split_sentences
+from clinprompt.data.windows import tokenize_document
+from clinprompt.decoding import Predictor
 from clinprompt.models.mrc_model import MRCModel
 from clinprompt.schema import Schema
 

@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Sampler
 
+from clinprompt.backbone import load_config, load_tokenizer, position_limit
 from clinprompt.data import setup_cache
 from clinprompt.data.brat import describe_issues, issue_summary
 from clinprompt.data.collate import collate
@@ -27,7 +28,6 @@ from clinprompt.data.document import Entity
 from clinprompt.data.mrc import ExampleBuilder, MRCExample, predicted_head_examples, swap_in
 from clinprompt.data.sampling import few_shot, kfold, kfold_all
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
-from clinprompt.models.backbone import load_config, load_tokenizer, position_limit
 from clinprompt.schema import Schema
 from clinprompt.training.preemption import ResumableDataLoader
 

@@ -12,12 +12,12 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from clinprompt.backbone import backbone_fingerprint, load_backbone, weights_hash
 from clinprompt.data.brat import write_document
 from clinprompt.data.events import as_event_document
 from clinprompt.decoding import Predictor
 from clinprompt.evaluation.events import EventScore
 from clinprompt.evaluation.scoring import ExtractionScore, entity_recall_by_overlap_class, score_documents
-from clinprompt.models.backbone import backbone_fingerprint, load_backbone, weights_hash
 from clinprompt.models.mrc_model import MRCModel
 from clinprompt.schema import EVENT_TYPES, Schema
 

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from clinprompt.models.backbone import load_tokenizer
+from clinprompt.backbone import load_tokenizer
 from clinprompt.qa.data import QAExample, labels_of, load_pubmedqa, make_splits, render_input, split_stats
 
 SEQ2SEQ_ARCHITECTURES = ("t5",)

@@ -18,7 +18,7 @@ from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 from torch import nn
 from transformers import PreTrainedModel
 
-from clinprompt.models.backbone import default_tokenizer_source, model_source, position_limit
+from clinprompt.backbone import default_tokenizer_source, model_source, position_limit
 from clinprompt.models.mrc_model import prompt_cache_kwarg
 from clinprompt.prompts.deep_prompt import DeepPrompt
 

@@ -20,7 +20,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig, OmegaConf
 from torch.nn import functional as F
 
-from clinprompt.models.backbone import load_backbone, load_tokenizer
+from clinprompt.backbone import load_backbone, load_tokenizer
 from clinprompt.qa.data import balanced_class_weights, labels_of
 from clinprompt.qa.datamodule import is_seq2seq
 from clinprompt.qa.encoder import EncoderClassifier

@@ -28,7 +28,7 @@ from peft import PeftModel, PrefixTuningConfig, TaskType, get_peft_model
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, PreTrainedModel, T5Config, T5ForConditionalGeneration
 
-from clinprompt.models.backbone import _unavailable, model_source, resolve_dtype
+from clinprompt.backbone import model_source, quiet_loading, resolve_dtype, unavailable_error
 from clinprompt.qa.datamodule import end_token_id
 from clinprompt.qa.encoder import peft_prompt_tuning
 from clinprompt.qa.metrics import INVALID
@@ -81,10 +81,11 @@ def load_seq2seq(model_cfg: Mapping[str, Any], tokenizer) -> PreTrainedModel:
         model = T5ForConditionalGeneration(t5_config(model_cfg, tokenizer))
     else:
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(model_source(model_cfg),
-                                                          dtype=resolve_dtype(model_cfg.get("dtype")))
+            with quiet_loading():
+                model = AutoModelForSeq2SeqLM.from_pretrained(model_source(model_cfg),
+                                                              dtype=resolve_dtype(model_cfg.get("dtype")))
         except (OSError, ValueError) as err:
-            raise _unavailable(model_cfg, err) from err
+            raise unavailable_error(model_cfg, err) from err
     gen = model.generation_config
     gen.eos_token_id, gen.pad_token_id = end_token_id(tokenizer), tokenizer.pad_token_id
     gen.decoder_start_token_id = model.config.decoder_start_token_id

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from transformers import AutoModel
 
-from clinprompt.models.backbone import architecture_config
+from clinprompt.backbone import architecture_config
 from clinprompt.models.mrc_model import MRCModel
 from clinprompt.schema import Schema
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from clinprompt.models.backbone import architecture_config, position_limit
+from clinprompt.backbone import architecture_config, position_limit
 from clinprompt.scale.params import ParamCounts, count_params
 
 GB = 1024**3

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -25,7 +26,6 @@ from transformers import (
 from transformers import logging as hf_logging
 
 log = logging.getLogger(__name__)
-hf_logging.set_verbosity_error()  # the per-key load report is noise for users; errors still surface
 
 TINY_CONFIGS: dict[str, type[PretrainedConfig]] = {
     "bert": BertConfig,
@@ -55,7 +55,21 @@ def model_source(cfg: Mapping[str, Any]) -> str:
     return str(cfg["hub_id"])
 
 
-def _unavailable(cfg: Mapping[str, Any], err: Exception) -> ModelUnavailableError:
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """transformers at error level while weights load: its per-key load report (weights newly initialised,
+    unused) is noise for users; errors still surface. The caller's verbosity comes back afterwards, so
+    loading a model changes no global state (neither does importing this module)."""
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+
+
+def unavailable_error(cfg: Mapping[str, Any], err: Exception) -> ModelUnavailableError:
+    """The one-line error for weights that cannot be loaded offline, with the command that fetches them."""
     hub = cfg.get("hub_id") or cfg.get("local_path") or f"<{cfg.get('name')} weights>"
     return ModelUnavailableError(
         f"model '{cfg.get('name')}': cannot load '{hub}' offline ({type(err).__name__}). Download it where "
@@ -66,9 +80,10 @@ def _unavailable(cfg: Mapping[str, Any], err: Exception) -> ModelUnavailableErro
 def load_tokenizer(cfg: Mapping[str, Any]):
     src = default_tokenizer_source() if cfg.get("tiny") else model_source(cfg)
     try:
-        return AutoTokenizer.from_pretrained(src, use_fast=True)
+        with quiet_loading():
+            return AutoTokenizer.from_pretrained(src, use_fast=True)
     except (OSError, ValueError) as err:
-        raise _unavailable(cfg, err) from err
+        raise unavailable_error(cfg, err) from err
 
 
 def resolve_dtype(name: str | None) -> torch.dtype:
@@ -94,9 +109,10 @@ def load_config(cfg: Mapping[str, Any]) -> PretrainedConfig:
         tok = load_tokenizer(cfg)
         return tiny_config(cfg, len(tok), tok.pad_token_id)
     try:
-        return AutoConfig.from_pretrained(model_source(cfg))
+        with quiet_loading():
+            return AutoConfig.from_pretrained(model_source(cfg))
     except (OSError, ValueError) as err:
-        raise _unavailable(cfg, err) from err
+        raise unavailable_error(cfg, err) from err
 
 
 def architecture_config(cfg: Mapping[str, Any]) -> PretrainedConfig:
@@ -114,9 +130,10 @@ def load_backbone(cfg: Mapping[str, Any], gradient_checkpointing: bool | None = 
         model = AutoModel.from_config(load_config(cfg), add_pooling_layer=False).to(dtype)
     else:
         try:
-            model = AutoModel.from_pretrained(model_source(cfg), dtype=dtype, add_pooling_layer=False)
+            with quiet_loading():
+                model = AutoModel.from_pretrained(model_source(cfg), dtype=dtype, add_pooling_layer=False)
         except (OSError, ValueError) as err:
-            raise _unavailable(cfg, err) from err
+            raise unavailable_error(cfg, err) from err
     gc = cfg.get("gradient_checkpointing", False) if gradient_checkpointing is None else gradient_checkpointing
     if gc:
         # non-reentrant checkpointing keeps gradients flowing to prompts when the backbone is frozen
