@@ -7,7 +7,7 @@ import random
 import pytest
 
 from clinprompt.data.datamodule import TaskBatchSampler
-from clinprompt.training.preemption import ResumableDataLoader
+from clinprompt.data.loader import ResumableDataLoader
 
 N = 203  # not a multiple of the batch size: the last batch of a mega-batch is short
 

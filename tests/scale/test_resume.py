@@ -98,7 +98,7 @@ def test_sweep_continues_past_a_failing_job_and_records_it(tmp_path):
 
 def test_resumable_loader_state_is_epoch_and_position_and_sets_the_batch_sampler_epoch():
     from clinprompt.data.datamodule import TaskBatchSampler
-    from clinprompt.training.preemption import ResumableDataLoader
+    from clinprompt.data.loader import ResumableDataLoader
 
     plain = ResumableDataLoader(list(range(10)), batch_size=3)
     it = iter(plain)  # Lightning creates the iterator before it restores the state: the skip must still apply

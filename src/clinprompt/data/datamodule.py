@@ -25,11 +25,11 @@ from clinprompt.data import setup_cache
 from clinprompt.data.brat import describe_issues, issue_summary
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Entity
+from clinprompt.data.loader import ResumableDataLoader
 from clinprompt.data.mrc import ExampleBuilder, MRCExample, predicted_head_examples, swap_in
 from clinprompt.data.sampling import few_shot, kfold, kfold_all
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
 from clinprompt.schema import Schema
-from clinprompt.training.preemption import ResumableDataLoader
 
 log = logging.getLogger(__name__)
 QUERY_OF_TASK = {"concepts": ("concepts",), "relations": ("relations",), "end_to_end": ("concepts", "relations")}
