@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 
 from clinprompt.data.brat import BratError, describe_issues, issue_summary, read_gold_and_predictions
+from clinprompt.evaluation.console import print_event_scores, print_scores
 from clinprompt.evaluation.events import score_events
 from clinprompt.evaluation.official import official_scores
 from clinprompt.evaluation.scoring import score_documents
-from clinprompt.reporting.console import print_event_scores, print_scores
 
 
 def _types(given: list[str] | None, seen: set[str], flag: str, ap: argparse.ArgumentParser) -> list[str]:

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from clinprompt.evaluation.console import print_results
+
 GRID_KEYS = ("model", "strategy", "dataset", "task", "prompt_len", "shots", "seed", "fold", "site")
 PACKAGES = ("torch", "transformers", "peft", "lightning", "torchmetrics", "hydra-core", "wandb", "clinprompt")
 
@@ -160,6 +162,4 @@ class RunRecord:
         return float(node)
 
     def print_table(self) -> None:
-        from clinprompt.reporting.console import print_results
-
         print_results(self.to_dict())

@@ -1,4 +1,5 @@
-"""The final per-type results table in the terminal (metrics only: no text, no spans)."""
+"""Score tables in the terminal (metrics only: no text, no spans): a run's final per-type results (training
+prints them) and ``clinprompt-score``'s."""
 
 from __future__ import annotations
 
