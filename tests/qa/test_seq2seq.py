@@ -9,8 +9,9 @@ import torch
 from peft import PeftModel
 
 from clinprompt.backbone import load_tokenizer
+from clinprompt.qa.data import INVALID
 from clinprompt.qa.datamodule import end_token_id
-from clinprompt.qa.metrics import INVALID, classification_metrics
+from clinprompt.qa.metrics import classification_metrics
 from clinprompt.qa.seq2seq import (
     Seq2SeqQA,
     greedy_decode,

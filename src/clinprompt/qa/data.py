@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LABEL_SETS: dict[str, tuple[str, ...]] = {"yes_no": ("yes", "no"), "yes_no_maybe": ("yes", "no", "maybe")}
+INVALID = "invalid"  # a generated answer outside the label set: counted as its own column, never dropped
 DATA_FILE, TEST_FILE = "ori_pqal.json", "test_ground_truth.json"
 
 

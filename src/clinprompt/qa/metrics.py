@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix, multiclass_stat_scores
 
-INVALID = "invalid"
+from clinprompt.qa.data import INVALID
 
 
 def encode(answers: Sequence[str], labels: Sequence[str]) -> torch.Tensor:

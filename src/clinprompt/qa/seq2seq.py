@@ -29,9 +29,9 @@ from torch import nn
 from transformers import AutoModelForSeq2SeqLM, PreTrainedModel, T5Config, T5ForConditionalGeneration
 
 from clinprompt.backbone import model_source, quiet_loading, resolve_dtype, unavailable_error
+from clinprompt.qa.data import INVALID
 from clinprompt.qa.datamodule import end_token_id
 from clinprompt.qa.encoder import peft_prompt_tuning
-from clinprompt.qa.metrics import INVALID
 from clinprompt.qa.t5_prefix import T5Prefix
 
 SEQ2SEQ_METHODS = ("base", "prompt_tuning", "prefix_tuning", "prefix_tuning_full", "finetune")
