@@ -223,9 +223,9 @@ def _options(cls: type, cfg: Mapping[str, Any] | None, where: str, base: Any = N
         return base
     if isinstance(cfg, cls):
         return cfg
-    if not isinstance(cfg, Mapping):
-        raise StrategyError(f"{where}={cfg!r}: expected a mapping of {', '.join(f.name for f in dataclasses.fields(cls))}")
     known = {f.name for f in dataclasses.fields(cls)}
+    if not isinstance(cfg, Mapping):
+        raise StrategyError(f"{where}={cfg!r}: expected a mapping of {', '.join(sorted(known))}")
     unknown = sorted(set(cfg) - known)
     if unknown:
         raise StrategyError(f"{where}.{unknown[0]}: unknown option; {where} takes {', '.join(sorted(known))}")

@@ -31,7 +31,8 @@ def tiny(model_config):
 
 def build(tiny, method, **strategy):
     cfg, tok, _, _ = tiny
-    return Seq2SeqQA(load_seq2seq(cfg, tok), tok, LABELS, {"method": method, "prompt": {"init": "random", **strategy}}, 4, cfg)
+    return Seq2SeqQA(load_seq2seq(cfg, tok), tok, LABELS, {"method": method, "prompt": {"init": "random", **strategy}},
+                     4, cfg)
 
 
 def encoder_states(model, enc):
