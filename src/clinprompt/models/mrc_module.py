@@ -48,7 +48,8 @@ class MRCModule(StrategyModule):
         self.net = MRCModel.for_strategy(backbone, self.schema, s, head_opts.max_span_width, head_opts.dropout)
         self.loss_weights, self.pos_weight = head_opts.loss_weights, head_opts.pos_weight
         self.net.train()  # from_pretrained returns eval mode; Lightning keeps module modes as it finds them
-        self.net.backbone.requires_grad_(s.trains_backbone)
+        if s.frozen_backbone:
+            self.net.backbone.requires_grad_(False)
         rels = self.schema.relation_types if task != "concepts" else ()
         self.scores = torch.nn.ModuleDict({s: ExtractionScore(self.schema.entity_types, rels) for s in ("dev", "test")})
         # event datasets (SDoH) are also scored as events, the way the n2c2 2022 challenge did

@@ -67,7 +67,7 @@ def build_meta_model(model_cfg: Mapping[str, Any], strategy_cfg: Mapping[str, An
     backbone = _meta_backbone(json.dumps(_plain(model_cfg), sort_keys=True))
     with torch.device("meta"):
         net = MRCModel.for_strategy(backbone, schema, strategy, max_span_width)
-    net.backbone.requires_grad_(strategy.trains_backbone)
+    net.backbone.requires_grad_(not strategy.frozen_backbone)  # as MRCModule does
     return net
 
 
