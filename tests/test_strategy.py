@@ -146,3 +146,39 @@ def test_module_yaml_values_equal_the_code_defaults(repo_root, module):
         assert HeadOptions.from_config(literal) == HeadOptions()
         assert set(heads) == set(HeadOptions().to_config())  # every head option is spelt out in the config
     assert checked >= 2
+
+
+def _run(root, strategy: str, prompt_len: int, per_doc: dict[str, list[int]], recorded: dict | None):
+    import json
+
+    from clinprompt.reporting.collect import Run
+
+    run_dir = root / f"{strategy}-{prompt_len}"
+    (run_dir / ".hydra").mkdir(parents=True)
+    if recorded is not None:  # the run's resolved config, as Hydra records it
+        OmegaConf.save({"strategy": recorded, "prompt_len": prompt_len}, run_dir / ".hydra" / "config.yaml")
+    docs = {d: {"concepts": {"strict": c, "lenient": c}} for d, c in per_doc.items()}
+    (run_dir / "per_document.json").write_text(json.dumps({"test": docs}))
+    tp, fp, fn = (sum(c[i] for c in per_doc.values()) for i in range(3))
+    micro = {"f1": 2 * tp / (2 * tp + fp + fn)}
+    grid = {"strategy": strategy, "prompt_len": prompt_len, "seed": 1, "fold": None}
+    return Run(run_dir, "finished", grid=grid, metrics={"test": {"concepts": {"strict": {"micro": micro}}}})
+
+
+@pytest.mark.parametrize("baseline_query", ["none", "soft"])
+def test_reports_learn_the_baselines_kind_from_its_recorded_config(tmp_path, baseline_query):
+    """A baseline without a prompt is compared at every prompt length; one with a deep prompt only at its own, whatever
+    its name says (the name here says neither)."""
+    from clinprompt.reporting.tables import add_comparisons, summary_table
+
+    docs = {"d1": [4, 2, 2], "d2": [3, 1, 1]}
+    base = {"name": "reference", "query": baseline_query, "freeze_backbone": False}
+    soft = {"name": "soft_frozen", "query": "soft", "freeze_backbone": True}
+    runs = [_run(tmp_path, "reference", 16, docs, base), _run(tmp_path, "soft_frozen", 4, docs, soft)]
+    keys = ["strategy", "prompt_len"]
+    table = add_comparisons(summary_table(runs, keys), runs, keys, "reference", n_resamples=99)
+    delta = table.set_index("strategy").loc["soft_frozen", "Δ concept strict F1 vs reference"]
+    if baseline_query == "none":
+        assert delta == pytest.approx(0.0)
+    else:
+        assert delta is None or delta != delta  # no baseline run at prompt_len 4: no comparison (None / NaN)
