@@ -11,7 +11,7 @@ from clinprompt.qa.encoder import EncoderClassifier
 
 STRATEGIES = {"finetune": {"method": "finetune"},
               "deep_prompt": {"method": "deep_prompt", "prompt": {"reparam": True, "reparam_hidden": 16}},
-              "prompt_tuning": {"method": "prompt_tuning", "init": "text", "init_text": "answer yes or no"}}
+              "prompt_tuning": {"method": "prompt_tuning", "prompt": {"init": "text", "init_text": "answer yes or no"}}}
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def tiny(model_config):
 
 def build(tiny, method):
     cfg, tok, _, _ = tiny
-    return Seq2SeqQA(load_seq2seq(cfg, tok), tok, LABELS, {"method": method, "init": "random"}, 4, cfg)
+    return Seq2SeqQA(load_seq2seq(cfg, tok), tok, LABELS, {"method": method, "prompt": {"init": "random"}}, 4, cfg)
 
 
 @pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
@@ -121,6 +121,6 @@ def test_flan_t5_xl_footprints_match_the_reference_study(model_config, method, e
     cfg = model_config("flan_t5_xl")
     with torch.device("meta"):
         model = get_peft_model(T5ForConditionalGeneration(t5_config(cfg)),
-                               peft_config({"method": method, "init": "random"}, 50, cfg))
+                               peft_config({"method": method, "prompt": {"init": "random"}}, 50, cfg))
     trainable, total = model.get_nb_trainable_parameters()
     assert trainable == expected and 2.7e9 < total < 2.9e9

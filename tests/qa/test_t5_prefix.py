@@ -31,7 +31,8 @@ def tiny(model_config):
 
 def build(tiny, method, **strategy):
     cfg, tok, _, _ = tiny
-    return Seq2SeqQA(load_seq2seq(cfg, tok), tok, LABELS, {"method": method, "init": "random", **strategy}, 4, cfg)
+    return Seq2SeqQA(load_seq2seq(cfg, tok), tok, LABELS, {"method": method, "prompt": {"init": "random", **strategy}},
+                     4, cfg)
 
 
 def encoder_states(model, enc):
@@ -86,7 +87,7 @@ def test_first_encoder_attention_matches_a_hand_written_one(tiny):
 @pytest.mark.parametrize("projection", [False, True])
 def test_training_moves_only_the_prefix_and_it_reloads_identically(tiny, projection, tmp_path):
     cfg, tok, enc, targets = tiny
-    net = build(tiny, "prefix_tuning_full", prefix_projection=projection, projection_hidden=16)
+    net = build(tiny, "prefix_tuning_full", reparam=projection, reparam_hidden=16)
     trainable = {n for n, p in net.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith("prefix.") for n in trainable)
     assert {id(p) for p in net.prompt_parameters()} == {id(p) for n, p in net.named_parameters() if n in trainable}

@@ -39,6 +39,7 @@ from clinprompt.data.windows import tokenize_document
 from clinprompt.decoding import Predictor
 from clinprompt.models.mrc_model import MRCModel
 from clinprompt.schema import Schema
+from clinprompt.strategy import StrategyError, mrc_strategy
 
 log = logging.getLogger("clinprompt.predict")
 
@@ -62,6 +63,14 @@ def load_prompt_checkpoint(path: Path) -> dict:
     return ckpt
 
 
+def checkpoint_strategy(hp: dict, path: Path):
+    """The strategy a checkpoint was trained with (its hyper-parameters), as the typed strategy."""
+    try:
+        return mrc_strategy(hp["strategy"], hp["prompt_len"])
+    except (StrategyError, KeyError) as err:
+        raise PredictError(f"{path}: no usable MRC strategy in its hyper-parameters ({err})") from err
+
+
 def output_dirs(paths: list[Path], out: Path) -> list[Path]:
     """One subfolder per checkpoint, never shared."""
     names: list[str] = []
@@ -80,11 +89,10 @@ def attach(backbone, fingerprint: dict, ckpt: dict, path: Path) -> tuple[MRCMode
         raise PredictError(f"{path}: trained on backbone {ckpt.get('backbone_fingerprint')}, "
                          f"not the loaded {fingerprint}")
     hp = ckpt["hyper_parameters"]
-    s = hp["schema"]
-    schema = Schema.from_dict(s)
+    schema = Schema.from_dict(hp["schema"])
     heads = hp.get("heads", {})
-    model = MRCModel(backbone, schema, "soft", hp["prompt_len"], hp["strategy"].get("prompt"),
-                     heads.get("max_span_width", 16), 0.0)
+    model = MRCModel.for_strategy(backbone, schema, checkpoint_strategy(hp, path), heads.get("max_span_width", 16),
+                                  0.0)
     state = {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("backbone.")]
@@ -137,8 +145,9 @@ def _predict(args: argparse.Namespace) -> int:
     limit = position_limit(backbone.config)
     for (path, ckpt, model, hp), out in zip(attached, output_dirs(args.checkpoints, args.out), strict=True):
         b = ckpt.get("mrc_builder", {})
-        builder = ExampleBuilder(tokenizer, model.schema, "soft", b.get("window_size", 128), b.get("stride", 96),
-                                 b.get("max_span_width", 16), limit, hp["prompt_len"],
+        strategy = checkpoint_strategy(hp, path)
+        builder = ExampleBuilder(tokenizer, model.schema, strategy.query, b.get("window_size", 128),
+                                 b.get("stride", 96), b.get("max_span_width", 16), limit, strategy.prompt_len,
                                  b.get("context_sentences", 1))
         # decode as the run that trained the prompts did
         predictor = Predictor.from_heads(model, builder, tokenizer.pad_token_id or 0, args.batch_size,

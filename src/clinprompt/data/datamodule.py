@@ -26,10 +26,11 @@ from clinprompt.data.brat import describe_issues, issue_summary
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Entity
 from clinprompt.data.loader import ResumableDataLoader
-from clinprompt.data.mrc import ExampleBuilder, MRCExample, predicted_head_examples, swap_in
+from clinprompt.data.mrc import EvalData, ExampleBuilder, MRCExample, predicted_head_examples, swap_in
 from clinprompt.data.sampling import few_shot, kfold, kfold_all
 from clinprompt.data.windows import TokenizedDoc, tokenize_document
 from clinprompt.schema import Schema
+from clinprompt.strategy import mrc_strategy
 
 log = logging.getLogger(__name__)
 QUERY_OF_TASK = {"concepts": ("concepts",), "relations": ("relations",), "end_to_end": ("concepts", "relations")}
@@ -105,6 +106,7 @@ class MRCDataModule(L.LightningDataModule):
         if task not in QUERY_OF_TASK:
             raise ValueError(f"task={task!r}: expected concepts, relations or end_to_end")
         self.dataset_cfg, self.model_cfg, self.strategy_cfg = dataset, _plain(model), _plain(strategy)
+        self.strategy = mrc_strategy(self.strategy_cfg, prompt_len)
         self.task, self.prompt_len, self.shots, self.seed, self.fold = task, prompt_len, shots, seed, fold
         self.batch_size, self.eval_docs_per_step = batch_size, eval_docs_per_step
         self.length_group = length_group  # batches per length-sorted mega-batch (1: no length grouping)
@@ -113,6 +115,7 @@ class MRCDataModule(L.LightningDataModule):
         self.train_with_predicted_heads = train_with_predicted_heads and task != "concepts"
         self.stats: dict[str, Any] = {}
         self._ready = False
+        self._train_sampler: TaskBatchSampler | None = None
 
     # ---- set-up ---------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -168,14 +171,14 @@ class MRCDataModule(L.LightningDataModule):
         self.pad_id = self.tokenizer.pad_token_id or 0
         win = ds.get("window", {})
         self.builder = ExampleBuilder(
-            self.tokenizer, self.schema, self.strategy_cfg["query"], int(win.get("size", 256)),
+            self.tokenizer, self.schema, self.strategy.query, int(win.get("size", 256)),
             int(win.get("stride", 192)), int(ds.get("max_span_width", 16)),
             position_limit(load_config(self.model_cfg)), self.prompt_len,
             int(ds.get("context_sentences", 1)), bool(win.get("shrink", True)))
 
     # ---- whole set-up cache (clinprompt.data.setup_cache): a second run skips parsing, tokenizing, examples ----
     def _setup_path(self) -> Path:
-        inputs = {"dataset": _plain(self.dataset_cfg), "model": self.model_cfg, "query": self.strategy_cfg["query"],
+        inputs = {"dataset": _plain(self.dataset_cfg), "model": self.model_cfg, "query": str(self.strategy.query),
                   "task": self.task, "prompt_len": self.prompt_len, "shots": self.shots, "seed": self.seed,
                   "fold": self.fold}
         return setup_cache.cache_path(self.cache_dir, setup_cache.setup_key(inputs, inputs["dataset"]["loader"]))
@@ -228,14 +231,28 @@ class MRCDataModule(L.LightningDataModule):
         rng = random.Random(self.seed)
         return [e for e in examples if e.spans or rng.random() < ratio]
 
+    def eval_data(self) -> EvalData:
+        """What the LightningModule predicts with (documents, tokens, builder), and, with
+        ``train_with_predicted_heads``, where it hands each epoch's predicted heads."""
+        docs = {"train": self.train_docs, **self.eval_docs}
+        feedback = self.use_predicted_heads if self.train_with_predicted_heads else None
+        return EvalData(self.builder, self.pad_id, self.tdocs, docs, feedback)
+
     def use_predicted_heads(self, predicted: dict[str, list[Entity]]) -> int:
         """Relation examples for the concept stage's non-gold heads swapped in for span-less gold-head ones
-        (see :func:`~clinprompt.data.mrc.swap_in`); used when the train dataloader is next built."""
+        (see :func:`~clinprompt.data.mrc.swap_in`). The swap is one for one and happens in place, in the list the
+        train loader's dataset holds and in its batch sampler's task/length lists, so the next epoch trains on
+        them without the Trainer rebuilding its loaders (no ``reload_dataloaders_every_n_epochs``)."""
         if not hasattr(self, "_gold_train_examples"):
-            self._gold_train_examples = self.train_examples
+            self._gold_train_examples = list(self.train_examples)
         extra = [ex for d in self.train_docs
                  for ex in predicted_head_examples(self.builder, self.tdocs[d.doc_id], d, predicted.get(d.doc_id, []))]
-        self.train_examples, n = swap_in(self._gold_train_examples, extra, self.seed)
+        swapped, n = swap_in(self._gold_train_examples, extra, self.seed)
+        self.train_examples[:] = swapped
+        if self._train_sampler is not None:
+            self._train_sampler.tasks[:] = [e.task for e in swapped]
+            if self._train_sampler.lengths is not None:
+                self._train_sampler.lengths[:] = [len(e.input_ids) for e in swapped]
         return n
 
     def _train_examples(self, docs) -> list[MRCExample]:
@@ -259,6 +276,7 @@ class MRCDataModule(L.LightningDataModule):
         ex = self.train_examples
         sampler = TaskBatchSampler([e.task for e in ex], self.batch_size, self.seed, rank, world,
                                    [len(e.input_ids) for e in ex], self.length_group)
+        self._train_sampler = sampler  # use_predicted_heads updates its task/length lists in place
         # resumable: a run preempted mid-epoch restarts after the batches it already trained on
         return ResumableDataLoader(ExampleDataset(self.train_examples), batch_sampler=sampler,
                                    collate_fn=lambda b: collate(b, self.pad_id))

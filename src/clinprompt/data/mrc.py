@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from clinprompt.data.document import Document, Entity
 from clinprompt.data.windows import TokenizedDoc, Window, make_windows
 from clinprompt.schema import Schema
+from clinprompt.strategy import QUESTION_TOKENS, Query
 
 log = logging.getLogger(__name__)
-QUERY_KINDS = ("none", "hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -43,26 +44,26 @@ class MRCExample:
 class ExampleBuilder:
     """Builds every example from a tokenized document: nothing is tokenized twice."""
 
-    def __init__(self, tokenizer, schema: Schema, query: str, window_size: int, stride: int,
+    def __init__(self, tokenizer, schema: Schema, query: Query | str, window_size: int, stride: int,
                  max_span_width: int, position_limit: int, prompt_len: int = 0,
-                 context_sentences: int = 1, shrink_windows: bool = True, max_query_tokens: int = 48):
-        if query not in QUERY_KINDS:
-            raise ValueError(f"query kind {query!r}: expected one of {QUERY_KINDS}")
+                 context_sentences: int = 1, shrink_windows: bool = True):
+        try:
+            query = Query(query)
+        except ValueError as err:
+            raise ValueError(f"query kind {query!r}: expected one of {tuple(q.value for q in Query)}") from err
         self.schema, self.query, self.max_span_width = schema, query, max_span_width
         self.context_sentences = context_sentences
         self.cls = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
         self.sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-        self.tokenizer, self.max_query_tokens = tokenizer, max_query_tokens
+        self.tokenizer = tokenizer
         self._questions: dict[str, tuple[int, ...]] = {}
-        if query == "hard":
+        if query.asks_question:
             for label in schema.entity_types:
                 self._questions[label] = self._encode(schema.question(label))
-        query_budget = 0 if query != "hard" else max_query_tokens + 1
-        prompt = prompt_len if query == "soft" else 0
-        room = position_limit - prompt - 2 - query_budget
+        room = query.window_room(prompt_len, position_limit)
         if window_size > room:
-            msg = (f"window_size {window_size} + prompt_len {prompt} + query {query_budget} + 2 special tokens "
-                   f"exceeds the model's {position_limit} positions")
+            msg = (f"window_size {window_size} + prompt_len {query.effective_prompt_len(prompt_len)} + query "
+                   f"{query.query_budget} + 2 special tokens exceeds the model's {position_limit} positions")
             if not shrink_windows or room < 16:
                 raise ValueError(msg + "; lower dataset.window.size or prompt_len")
             log.warning("%s: windows shrink to %d tokens", msg, room)
@@ -72,7 +73,7 @@ class ExampleBuilder:
 
     def _encode(self, text: str) -> tuple[int, ...]:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return tuple(ids[: self.max_query_tokens])
+        return tuple(ids[:QUESTION_TOKENS])
 
     def _inputs(self, tdoc: TokenizedDoc, w: Window, question: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
         ctx = tdoc.input_ids[w.start:w.end]
@@ -95,7 +96,7 @@ class ExampleBuilder:
         by_type = {t: (doc.entities_of(t) if doc else []) for t in self.schema.entity_types}
         out: list[MRCExample] = []
         for w in make_windows(len(tdoc), self.window_size, self.stride):
-            if self.query == "none":
+            if not self.query.per_type:
                 ids, off = self._inputs(tdoc, w, ())
                 spans = [s for c, t in enumerate(self.schema.entity_types)
                          for s in self._spans_in(tdoc, w, by_type[t], c)]
@@ -104,7 +105,7 @@ class ExampleBuilder:
                 continue
             for t in self.schema.entity_types:
                 ids, off = self._inputs(tdoc, w, self._questions.get(t, ()))
-                block = self.schema.block_id(t) if self.query == "soft" else -1
+                block = self.schema.block_id(t) if self.query.deep_prompt else -1
                 out.append(MRCExample(tdoc.doc_id, "concepts", w, ids, off, block, (t,),
                                       tuple(self._spans_in(tdoc, w, by_type[t], 0))))
         return out
@@ -145,7 +146,7 @@ class ExampleBuilder:
                         and gold.entities[r.arg1].type in ok]
                 return [(s, values.get(e.id, -1)) for e in ents for s in self._spans_in(tdoc, w, [e], ch)]
 
-            if self.query == "none":
+            if not self.query.per_type:
                 ids, off = self._inputs(tdoc, w, ())
                 found = [t for c, r in enumerate(rels) for t in tails(r, c)]
                 out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, -1, rels, tuple(s for s, _ in found),
@@ -153,9 +154,10 @@ class ExampleBuilder:
                 continue
             head_text = doc.span_text(head)
             for r in rels:
-                q = self._encode(self.schema.question(r, head=head_text)) if self.query == "hard" else ()
+                asks = self.query.asks_question
+                q = self._encode(self.schema.question(r, head=head_text)) if asks else ()
                 ids, off = self._inputs(tdoc, w, q)
-                block = self.schema.block_id(r) if self.query == "soft" else -1
+                block = self.schema.block_id(r) if self.query.deep_prompt else -1
                 found = tails(r, 0)
                 out.append(MRCExample(tdoc.doc_id, "relations", w, ids, off, block, (r,), tuple(s for s, _ in found),
                                       rel_head, head.id, tuple(v for _, v in found)))
@@ -170,6 +172,20 @@ class ExampleBuilder:
             if ent is not None and a.name == f"{ent.type}Val" and (ent.type, a.value) in pairs:
                 out[a.target] = pairs[(ent.type, a.value)]
         return out
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """What predicting needs from the data side, handed to the LightningModule explicitly
+    (``MRCDataModule.eval_data``): documents per split (``train``, ``dev``, ``test``), their tokenized forms, the
+    example builder and the pad id. ``use_predicted_heads`` is set when the data side trains relations on the
+    concept stage's predicted heads too: the module calls it with each epoch's predicted heads."""
+
+    builder: ExampleBuilder
+    pad_id: int
+    tdocs: dict[str, TokenizedDoc]
+    docs: dict[str, list[Document]]
+    use_predicted_heads: Callable[[dict[str, list[Entity]]], int] | None = None
 
 
 def predicted_head_examples(builder: ExampleBuilder, tdoc: TokenizedDoc, doc: Document,

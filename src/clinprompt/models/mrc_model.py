@@ -14,6 +14,7 @@ from transformers import PreTrainedModel
 from clinprompt.models.span_heads import SpanHeads, SpanValueHead
 from clinprompt.prompts.deep_prompt import DeepPrompt
 from clinprompt.schema import Schema
+from clinprompt.strategy import MRCStrategy, PromptOptions, Query
 
 
 def prompt_cache_kwarg(backbone: PreTrainedModel) -> str:
@@ -21,30 +22,30 @@ def prompt_cache_kwarg(backbone: PreTrainedModel) -> str:
     return "cache" if "cache" in inspect.signature(backbone.forward).parameters else "past_key_values"
 
 
-def output_channels(schema: Schema, query: str) -> tuple[int, int]:
+def output_channels(schema: Schema, query: Query | str) -> tuple[int, int]:
     """Channels of the concept and relation heads: one per type without a query, else one; no relation
     head at all for a concepts-only schema (an unreached head would count as trained parameters)."""
-    if query != "none":
+    if Query(query).per_type:
         return 1, int(bool(schema.relation_types))
     rel = max((len(schema.relations_for_head(h)) for h in schema.head_types), default=0)
     return len(schema.entity_types), rel
 
 
 class MRCModel(nn.Module):
-    def __init__(self, backbone: PreTrainedModel, schema: Schema, query: str, prompt_len: int = 0,
-                 prompt: Mapping[str, Any] | None = None, max_span_width: int = 16, dropout: float = 0.1):
+    def __init__(self, backbone: PreTrainedModel, schema: Schema, query: Query | str, prompt_len: int = 0,
+                 prompt: PromptOptions | Mapping[str, Any] | None = None, max_span_width: int = 16,
+                 dropout: float = 0.1):
         super().__init__()
+        query = Query(query)
         self.backbone, self.schema, self.query = backbone, schema, query
         hidden = backbone.config.hidden_size
         self.prompt = None
-        if query == "soft":
-            prompt = dict(prompt or {})
-            init = prompt.get("init", "random")
-            vocab = backbone.get_input_embeddings().weight if init == "vocab" else None
-            self.prompt = DeepPrompt(backbone.config, schema.n_blocks, prompt_len,
-                                     reparam=prompt.get("reparam", True),
-                                     reparam_hidden=prompt.get("reparam_hidden", 256), init=init,
-                                     dropout=prompt.get("dropout", 0.0), init_embeddings=vocab)
+        if query.deep_prompt:
+            opts = prompt if isinstance(prompt, PromptOptions) else PromptOptions(**dict(prompt or {}))
+            vocab = backbone.get_input_embeddings().weight if opts.init == "vocab" else None
+            self.prompt = DeepPrompt(backbone.config, schema.n_blocks, prompt_len, reparam=opts.reparam,
+                                     reparam_hidden=opts.reparam_hidden, init=opts.init, dropout=opts.dropout,
+                                     init_embeddings=vocab)
         n_concept, n_rel = output_channels(schema, query)
         self.concept_heads = SpanHeads(hidden, n_concept, max_span_width, dropout)
         self.relation_heads = SpanHeads(hidden, n_rel, max_span_width, dropout) if n_rel else None
@@ -53,6 +54,13 @@ class MRCModel(nn.Module):
         self.head_marker = nn.Parameter(torch.randn(hidden) * 0.02) if n_rel else None
         # labelled tails (SDoH StatusTime=current): a value classifier over the tail span's boundary states
         self.value_head = SpanValueHead(hidden, schema.value_labels, dropout) if n_rel and schema.value_labels else None
+
+    @classmethod
+    def for_strategy(cls, backbone: PreTrainedModel, schema: Schema, strategy: MRCStrategy,
+                     max_span_width: int = 16, dropout: float = 0.1) -> MRCModel:
+        """The model a strategy asks for: its query kind, its effective prompt length and prompt options."""
+        return cls(backbone, schema, strategy.query, strategy.effective_prompt_len, strategy.prompt, max_span_width,
+                   dropout)
 
     def prompt_parameters(self) -> list[nn.Parameter]:
         params = list(self.prompt.parameters()) if self.prompt is not None else []

@@ -1,56 +1,55 @@
-"""The LightningModule for MRC extraction under any of the four strategies."""
+"""The LightningModule for MRC extraction under any of the four strategies (the shared plumbing, optimizer,
+warm-up and frozen-backbone checkpoints are :class:`~clinprompt.models.base_module.StrategyModule`'s)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import lightning as L
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from clinprompt.backbone import backbone_fingerprint, load_backbone, weights_hash
 from clinprompt.data.brat import write_document
 from clinprompt.data.events import as_event_document
+from clinprompt.data.mrc import EvalData
 from clinprompt.decoding import Predictor
 from clinprompt.evaluation.events import EventScore
 from clinprompt.evaluation.scoring import ExtractionScore, entity_recall_by_overlap_class, score_documents
+from clinprompt.models.base_module import StrategyModule, plain
 from clinprompt.models.mrc_model import MRCModel
+from clinprompt.models.span_heads import HeadOptions
 from clinprompt.schema import EVENT_TYPES, Schema
+from clinprompt.strategy import MRCStrategy, mrc_strategy
 
 log = logging.getLogger(__name__)
 SPLIT_OF_STAGE = {"validate": "dev", "fit": "dev", "test": "test", "predict": "test"}
+EVAL_BATCH_SIZE = 64  # examples per forward pass when predicting (conf/module/mrc.yaml says the same: tested)
 
 
-def _plain(cfg: Any) -> Any:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+class MRCModule(StrategyModule):
+    strategy: MRCStrategy
 
-
-class MRCModule(L.LightningModule):
     def __init__(self, model: Mapping, strategy: Mapping, schema: Mapping | Schema, task: str = "concepts",
                  prompt_len: int = 0, optimizer: Mapping | None = None, scheduler: Mapping | None = None,
-                 heads: Mapping | None = None, eval_batch_size: int = 32):
+                 heads: Mapping | None = None, eval_batch_size: int = EVAL_BATCH_SIZE):
         super().__init__()
-        schema_d = schema.__dict__ if isinstance(schema, Schema) else _plain(schema)
-        self.save_hyperparameters({"model": _plain(model), "strategy": _plain(strategy), "schema": schema_d,
-                                   "task": task, "prompt_len": prompt_len, "optimizer": _plain(optimizer),
-                                   "scheduler": _plain(scheduler), "heads": _plain(heads or {}),
-                                   "eval_batch_size": eval_batch_size})
+        schema_d = schema.__dict__ if isinstance(schema, Schema) else plain(schema)
+        head_opts = HeadOptions.from_config(plain(heads))
+        self.save_plain_hyperparameters(model=model, strategy=mrc_strategy(plain(strategy)).to_config(),
+                                        schema=schema_d, task=task, prompt_len=prompt_len, optimizer=optimizer,
+                                        scheduler=scheduler, heads=head_opts.to_config(),
+                                        eval_batch_size=eval_batch_size)
         hp = self.hparams
         self.schema = Schema.from_dict(schema_d)
-        self.query = hp.strategy["query"]
+        s = self.build_strategy(hp.strategy, prompt_len)
         backbone = load_backbone(hp.model, gradient_checkpointing=hp.model.get("gradient_checkpointing", False))
-        heads = hp.heads
-        self.net = MRCModel(backbone, self.schema, self.query, prompt_len if self.query == "soft" else 0,
-                            hp.strategy.get("prompt"), heads.get("max_span_width", 16), heads.get("dropout", 0.1))
-        self.loss_weights = tuple(heads.get("loss_weights", (1.0, 1.0, 1.0)))
-        self.pos_weight = float(heads.get("pos_weight", 1.0))
-        self.freeze_backbone = bool(hp.strategy.get("freeze_backbone", False))
+        self.heads = head_opts
+        self.net = MRCModel.for_strategy(backbone, self.schema, s, head_opts.max_span_width, head_opts.dropout)
+        self.loss_weights, self.pos_weight = head_opts.loss_weights, head_opts.pos_weight
         self.net.train()  # from_pretrained returns eval mode; Lightning keeps module modes as it finds them
-        if self.freeze_backbone:
+        if s.frozen_backbone:
             self.net.backbone.requires_grad_(False)
         rels = self.schema.relation_types if task != "concepts" else ()
         self.scores = torch.nn.ModuleDict({s: ExtractionScore(self.schema.entity_types, rels) for s in ("dev", "test")})
@@ -61,8 +60,45 @@ class MRCModule(L.LightningModule):
         self.eval_results: dict[str, dict] = {}
         self.per_document: dict[str, dict] = {}
         self._predictions: dict[str, list] = {"dev": [], "test": []}
+        self.data: EvalData | None = None
         self.fingerprint = {**backbone_fingerprint(backbone.config, hp.model.get("name", "")),
                             "weights": weights_hash(backbone)}
+
+    @property
+    def freeze_backbone(self) -> bool:
+        return self.strategy.frozen_backbone
+
+    # ---- parameter roles (StrategyModule builds the optimizer from them) ------------------------------------
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        return list(self.net.backbone.parameters())
+
+    def prompt_parameters(self) -> list[nn.Parameter]:
+        return self.net.prompt_parameters()
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return self.net.head_parameters()
+
+    def reparam_mlp(self) -> nn.Module | None:
+        return self.net.prompt.mlp if self.net.prompt is not None else None
+
+    def frozen_modules(self) -> list[nn.Module]:
+        return [self.net.backbone]
+
+    # ---- the data evaluation needs, through one explicit interface ----------------------------------------
+    def attach(self, data: EvalData) -> None:
+        """Documents, tokenized documents and the example builder to predict with (``MRCDataModule.eval_data``)."""
+        self.data = data
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if callable(getattr(dm, "eval_data", None)):
+            self.attach(dm.eval_data())
+
+    def _predictor(self) -> Predictor:
+        if self.data is None:
+            raise RuntimeError("MRCModule has no evaluation data: attach(datamodule.eval_data()) first")
+        return Predictor.from_heads(self.net, self.data.builder, self.data.pad_id, self.hparams.eval_batch_size,
+                                    self.hparams.heads)
 
     # ---- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -76,36 +112,22 @@ class MRCModule(L.LightningModule):
         self.log(f"train/{batch['task']}_loss", losses["loss"], batch_size=batch["n_examples"])
         return losses["loss"]
 
-    def on_train_epoch_start(self) -> None:
-        if self.freeze_backbone:  # a frozen backbone gets no dropout noise it cannot adapt to
-            self.net.backbone.eval()
-
-    # ---- optional: relation training on predicted heads too (dataset flag train_with_predicted_heads) --------
-    def on_fit_start(self) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        if getattr(dm, "train_with_predicted_heads", False):
-            self.trainer.reload_dataloaders_every_n_epochs = 1  # the next epoch sees this epoch's heads
-
+    # ---- optional: relation training on predicted heads too (datamodule train_with_predicted_heads) ---------
     def on_train_epoch_end(self) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        if not getattr(dm, "train_with_predicted_heads", False):
+        if self.data is None or self.data.use_predicted_heads is None:
             return
         self.net.eval()
-        predictor = Predictor.from_heads(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                                         self.hparams.heads)
-        preds = predictor.predict(dm.train_docs, dm.tdocs, "concepts")
+        preds = self._predictor().predict(self.data.docs["train"], self.data.tdocs, "concepts")
         self.net.train()
         heads = {p.concepts.doc_id: [e for e in p.concepts.entities.values() if e.type in self.schema.head_types]
                  for p in preds}
-        self.log("train/predicted_head_examples", float(dm.use_predicted_heads(heads)))
+        self.log("train/predicted_head_examples", float(self.data.use_predicted_heads(heads)))
 
     # ---- evaluation: each step predicts whole documents, so windows never split across processes -----
     def _eval_step(self, doc_indices: torch.Tensor, split: str) -> None:
-        dm = self.trainer.datamodule
-        docs = [dm.eval_docs[split][i] for i in doc_indices.tolist()]
-        predictor = Predictor.from_heads(self.net, dm.builder, dm.pad_id, self.hparams.eval_batch_size,
-                                         self.hparams.heads)
-        preds = predictor.predict(docs, dm.tdocs, self.hparams.task)
+        predictor = self._predictor()
+        docs = [self.data.docs[split][i] for i in doc_indices.tolist()]
+        preds = predictor.predict(docs, self.data.tdocs, self.hparams.task)
         self.scores[split].update(docs, [p.concepts for p in preds], [p.full for p in preds])
         if self.event_scores is not None:
             self.event_scores[split].update(docs, [p.full for p in preds])
@@ -162,76 +184,22 @@ class MRCModule(L.LightningModule):
             write_document(as_event_document(p.full) if self.schema.events else p.full, out, write_text=False)
         return len(self._predictions[split])
 
-    # ---- optimisation: one optimizer, three learning rates ------------------------------------------
-    def parameter_groups(self) -> list[dict]:
-        lr = self.hparams.strategy.get("lr", {})
-        wd = self.hparams.strategy.get("weight_decay", 0.01)
-        prompt_lr = lr.get("prompt", 1e-2)
-        scaled = self.fan_in_scaled_matrices()
-        unscaled = [p for p in self.net.prompt_parameters() if all(p is not w for w, _ in scaled)]
-        groups = [
-            {"name": "backbone", "params": [p for p in self.net.backbone.parameters() if p.requires_grad],
-             "lr": self.backbone_lr(), "weight_decay": wd},
-            {"name": "prompt", "params": unscaled, "lr": prompt_lr, "weight_decay": 0.0},
-            *({"name": f"prompt_mlp.{i}", "params": [w], "lr": prompt_lr / fan_in, "weight_decay": 0.0}
-              for i, (w, fan_in) in enumerate(scaled)),
-            {"name": "head", "params": self.net.head_parameters(), "lr": lr.get("head", 1e-3), "weight_decay": wd},
-        ]
-        return [g for g in groups if g["params"]]
-
-    def fan_in_scaled_matrices(self) -> list[tuple[torch.nn.Parameter, int]]:
-        """(weight, fan-in) of the prompt's reparameterization MLP when ``strategy.prompt.mlp_lr`` is ``fan_in``.
-        Adam moves every weight by about the learning rate per step, and all of a row's weights move together,
-        so an MLP output moves by about lr x fan-in per step: at the prompt rate (1e-2) through a 256-wide layer
-        that is ~2.5 per step in key/value space, where the backbone's own keys/values have RMS ~1, and a frozen
-        backbone's attention is swamped by the prefixes (measured: experiments/cpu_full_ade). lr / fan-in makes
-        each output move ~lr per step, as a prefix trained directly would, whatever the model and MLP width."""
-        prompt, cfg = self.net.prompt, self.hparams.strategy.get("prompt") or {}
-        if prompt is None or prompt.mlp is None or cfg.get("mlp_lr") != "fan_in":
-            return []
-        return [(m.weight, m.in_features) for m in prompt.mlp if isinstance(m, torch.nn.Linear)]
-
-    def backbone_lr(self) -> float:
-        """``strategy.lr.backbone`` when set, else the model's own fine-tuning rate (``model.finetune_lr``)."""
-        lr = self.hparams.strategy.get("lr", {}).get("backbone")
-        return float(lr if lr is not None else self.hparams.model.get("finetune_lr", 5e-5))
-
-    def configure_optimizers(self):
-        opt_cfg = self.hparams.optimizer or {"_target_": "torch.optim.AdamW", "_partial_": True}
-        optimizer = instantiate(opt_cfg)(params=self.parameter_groups())
-        sched_cfg = self.hparams.scheduler
-        if not sched_cfg:
-            return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = int(sched_cfg.get("warmup_ratio", 0.1) * total)
-        cfg = {k: v for k, v in sched_cfg.items() if k != "warmup_ratio"}
-        scheduler = instantiate(cfg)(optimizer=optimizer, num_warmup_steps=warmup, num_training_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    # ---- checkpoints that fit the strategy ------------------------------------------------------------
+    # ---- checkpoints that fit the strategy (StrategyModule drops a frozen backbone) -----------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["backbone_fingerprint"] = self.fingerprint
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        if dm is not None and hasattr(dm, "builder"):
-            b = dm.builder  # what clinprompt-predict needs to rebuild the same examples
+        if self.data is not None:
+            b = self.data.builder  # what clinprompt-predict needs to rebuild the same examples
             checkpoint["mrc_builder"] = {"window_size": b.window_size, "stride": b.stride,
                                          "max_span_width": b.max_span_width,
                                          "context_sentences": b.context_sentences}
-        if self.freeze_backbone:
-            # the frozen backbone is re-loaded from its source: save only what trained
-            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items()
-                                        if not k.startswith("net.backbone.")}
-            checkpoint["prompt_only"] = True
+        super().on_save_checkpoint(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get("backbone_fingerprint")
         if saved is not None and saved != self.fingerprint:
             raise ValueError(f"checkpoint was trained on backbone {saved} but this model is {self.fingerprint}; "
                              "load it with the same model config")
-        if checkpoint.get("prompt_only"):
-            own = self.state_dict()
-            checkpoint["state_dict"] = {**{k: v for k, v in own.items() if k.startswith("net.backbone.")},
-                                        **checkpoint["state_dict"]}
+        super().on_load_checkpoint(checkpoint)
 
 
 def _all_ranks(items: list) -> list:

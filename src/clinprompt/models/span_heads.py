@@ -7,9 +7,42 @@ from a decomposed bilinear-free form ``W_l h_i + W_r h_j`` so no [L, L, 2H] tens
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@dataclass(frozen=True)
+class HeadOptions:
+    """The span heads' options and their only defaults (``module.lightning_module.heads``; a test checks that
+    conf/module/mrc.yaml says the same)."""
+
+    max_span_width: int = 16  # longest span in tokens (the dataset's max_span_width)
+    dropout: float = 0.1
+    loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # start, end, match
+    max_spans: int = 16  # decoding keeps the best spans per window and type ...
+    max_tails: int = 4  # ... and per head and relation type (an untrained model predicts hundreds)
+    flat: bool = True  # no two spans of one type overlap (best kept); false: same-type nesting
+    pos_weight: float = 10.0  # gold start/end tokens are ~2% of a window: unweighted BCE predicts nothing
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> HeadOptions:
+        cfg = dict(cfg or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(f"heads.{unknown[0]}: unknown option; heads take {', '.join(sorted(known))}")
+        if "loss_weights" in cfg:
+            cfg["loss_weights"] = tuple(float(w) for w in cfg["loss_weights"])
+        return cls(**cfg)
+
+    def to_config(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "loss_weights": list(self.loss_weights)}
 
 
 def candidate_pairs(start: torch.Tensor, end: torch.Tensor, ctx_mask: torch.Tensor, max_width: int):

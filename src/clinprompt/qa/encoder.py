@@ -21,32 +21,35 @@ from transformers import PreTrainedModel
 from clinprompt.backbone import default_tokenizer_source, model_source, position_limit
 from clinprompt.models.mrc_model import prompt_cache_kwarg
 from clinprompt.prompts.deep_prompt import DeepPrompt
+from clinprompt.strategy import QAStrategy, qa_strategy
 
 ENCODER_METHODS = ("finetune", "deep_prompt", "prompt_tuning")
 
 
-def peft_prompt_tuning(strategy: Mapping[str, Any], n_tokens: int, model_cfg: Mapping[str, Any],
+def peft_prompt_tuning(strategy: QAStrategy | Mapping[str, Any], n_tokens: int, model_cfg: Mapping[str, Any],
                        task_type: TaskType) -> PromptTuningConfig:
-    """peft's PromptTuningConfig from a strategy: ``init: text`` starts from the embeddings of
-    ``init_text`` (Lester et al. 2021), ``random`` from random vectors."""
-    init = strategy.get("init", "random")
+    """peft's PromptTuningConfig from a strategy: ``prompt.init: text`` starts from the embeddings of
+    ``prompt.init_text`` (Lester et al. 2021), ``random`` from random vectors."""
+    opts = qa_strategy(strategy).prompt_options
+    init = opts.init
     if init == "text":
         # a str: peft writes it into adapter_config.json (the package path may be a Path)
         tok_src = str(default_tokenizer_source() if model_cfg.get("tiny") else model_source(model_cfg))
         return PromptTuningConfig(task_type=task_type, num_virtual_tokens=n_tokens,
                                   prompt_tuning_init=PromptTuningInit.TEXT,
-                                  prompt_tuning_init_text=strategy["init_text"], tokenizer_name_or_path=tok_src)
+                                  prompt_tuning_init_text=opts.init_text, tokenizer_name_or_path=tok_src)
     if init != "random":
-        raise ValueError(f"strategy.init={init!r}: use 'random' or 'text'")
+        raise ValueError(f"strategy.prompt.init={init!r}: use 'random' or 'text'")
     return PromptTuningConfig(task_type=task_type, num_virtual_tokens=n_tokens,
                               prompt_tuning_init=PromptTuningInit.RANDOM)
 
 
 class EncoderClassifier(nn.Module):
-    def __init__(self, backbone: PreTrainedModel, n_labels: int, strategy: Mapping[str, Any], prompt_len: int,
-                 model_cfg: Mapping[str, Any], dropout: float = 0.1):
+    def __init__(self, backbone: PreTrainedModel, n_labels: int, strategy: QAStrategy | Mapping[str, Any],
+                 prompt_len: int, model_cfg: Mapping[str, Any], dropout: float = 0.1):
         super().__init__()
-        method = strategy["method"]
+        strategy = qa_strategy(strategy, prompt_len)
+        method = strategy.method
         if method not in ENCODER_METHODS:
             raise ValueError(f"strategy.method={method!r} is not for an encoder classifier: use one of "
                              f"{ENCODER_METHODS} (prefix tuning of an encoder is method deep_prompt)")
@@ -54,11 +57,10 @@ class EncoderClassifier(nn.Module):
         self.config = backbone.config
         self.deep_prompt: DeepPrompt | None = None
         if method == "deep_prompt":
-            opts = dict(strategy.get("prompt") or {})
+            opts = strategy.prompt_options
             backbone.requires_grad_(False)
-            self.deep_prompt = DeepPrompt(backbone.config, 1, prompt_len, reparam=opts.get("reparam", True),
-                                          reparam_hidden=opts.get("reparam_hidden", 256),
-                                          dropout=opts.get("dropout", 0.0))
+            self.deep_prompt = DeepPrompt(backbone.config, 1, prompt_len, reparam=opts.reparam,
+                                          reparam_hidden=opts.reparam_hidden, dropout=opts.dropout)
             self.cache_kwarg = prompt_cache_kwarg(backbone)
         elif method == "prompt_tuning":
             backbone = get_peft_model(backbone, peft_prompt_tuning(strategy, prompt_len, model_cfg,
@@ -67,11 +69,12 @@ class EncoderClassifier(nn.Module):
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.config.hidden_size, n_labels)
-        self.prompt_positions = prompt_len if method != "finetune" else 0
+        self.strategy = strategy
+        self.prompt_positions = strategy.effective_prompt_len
 
     @property
     def frozen_backbone(self) -> bool:
-        return self.method != "finetune"
+        return self.strategy.frozen_backbone
 
     def max_input_tokens(self) -> int:
         """Positions left for real tokens once the prompt takes its share."""
@@ -80,7 +83,7 @@ class EncoderClassifier(nn.Module):
     def prompt_parameters(self) -> list[nn.Parameter]:
         if self.deep_prompt is not None:
             return list(self.deep_prompt.parameters())
-        if self.method == "prompt_tuning":
+        if self.n_virtual:  # peft prompt tuning keeps its prompt inside the wrapped backbone
             return [p for n, p in self.backbone.named_parameters() if "prompt_encoder" in n]
         return []
 

@@ -13,49 +13,46 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch.trainer.states import TrainerFn
-from omegaconf import DictConfig, OmegaConf
+from torch import nn
 from torch.nn import functional as F
 
 from clinprompt.backbone import load_backbone, load_tokenizer
+from clinprompt.models.base_module import StrategyModule, plain
 from clinprompt.qa.data import balanced_class_weights, labels_of
 from clinprompt.qa.datamodule import is_seq2seq
 from clinprompt.qa.encoder import EncoderClassifier
 from clinprompt.qa.metrics import classification_metrics, measure_latency
 from clinprompt.qa.seq2seq import Seq2SeqQA, load_seq2seq
+from clinprompt.strategy import QAStrategy, qa_strategy
 
 
-def _plain(cfg: Any) -> Any:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+class QAModule(StrategyModule):
+    strategy: QAStrategy
 
-
-class QAModule(L.LightningModule):
     def __init__(self, model: Mapping, strategy: Mapping, label_set: str = "yes_no", prompt_len: int = 16,
                  optimizer: Mapping | None = None, scheduler: Mapping | None = None, dropout: float = 0.1,
                  max_new_tokens: int = 4, latency: Mapping | None = None, class_weights: str | None = None):
         super().__init__()
-        self.save_hyperparameters({"model": _plain(model), "strategy": _plain(strategy), "label_set": label_set,
-                                   "prompt_len": prompt_len, "optimizer": _plain(optimizer),
-                                   "scheduler": _plain(scheduler), "dropout": dropout,
-                                   "max_new_tokens": max_new_tokens, "latency": _plain(latency or {}),
-                                   "class_weights": class_weights})
+        self.save_plain_hyperparameters(model=model, strategy=qa_strategy(plain(strategy)).to_config(),
+                                        label_set=label_set, prompt_len=prompt_len, optimizer=optimizer,
+                                        scheduler=scheduler, dropout=dropout, max_new_tokens=max_new_tokens,
+                                        latency=plain(latency or {}), class_weights=class_weights)
         if class_weights not in (None, "balanced"):
             raise ValueError(f"module.lightning_module.class_weights={class_weights!r}: use null or 'balanced'")
         hp = self.hparams
         self.labels = labels_of(label_set)
-        self.method = hp.strategy["method"]
+        s = self.build_strategy(hp.strategy, prompt_len)
+        self.method = s.method
         self.seq2seq = is_seq2seq(hp.model)
         self.net: EncoderClassifier | Seq2SeqQA | None = None
         if self.seq2seq:
             tok = load_tokenizer(hp.model)
-            self.net = Seq2SeqQA(load_seq2seq(hp.model, tok), tok, self.labels, hp.strategy, prompt_len,
-                                 hp.model, max_new_tokens)
+            self.net = Seq2SeqQA(load_seq2seq(hp.model, tok), tok, self.labels, s, prompt_len, hp.model,
+                                 max_new_tokens)
         elif self.method != "base":  # the encoder base (majority class) needs no model
-            self.net = EncoderClassifier(load_backbone(hp.model), len(self.labels), hp.strategy, prompt_len,
-                                         hp.model, dropout)
+            self.net = EncoderClassifier(load_backbone(hp.model), len(self.labels), s, prompt_len, hp.model, dropout)
         self.eval_results: dict[str, Any] = {"dev_curve": []}
         self.per_document: dict[str, dict] = {}
         self._preds: dict[str, list[tuple[int, str]]] = {"dev": [], "test": []}
@@ -95,16 +92,28 @@ class QAModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._train_loss = [0.0, 0]
-        if self.net is None:
-            return
-        # Lightning keeps each module's mode, and from_pretrained returns eval(): set the intended mode here
-        self.net.train()
-        if self.net.frozen_backbone:
-            self.net.eval()  # a frozen backbone gets no dropout noise it cannot adapt to
-            if isinstance(self.net, EncoderClassifier):
-                self.net.head.train()
-                if self.net.deep_prompt is not None:
-                    self.net.deep_prompt.train()
+        super().on_train_epoch_start()
+
+    # ---- parameter roles (StrategyModule builds the optimizer from them) ------------------------------------
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        return self.net.backbone_parameters() if self.net is not None else []
+
+    def prompt_parameters(self) -> list[nn.Parameter]:
+        return self.net.prompt_parameters() if self.net is not None else []
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return self.net.head_parameters() if self.net is not None else []
+
+    def reparam_mlp(self) -> nn.Module | None:
+        prompt = getattr(self.net, "deep_prompt", None) or getattr(self.net, "prefix", None)
+        return getattr(prompt, "mlp", None)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """A frozen encoder trains its head and deep prompt with dropout; the rest (backbone, the pooled-state
+        dropout) and a frozen seq2seq model stay in eval mode."""
+        if isinstance(self.net, EncoderClassifier):
+            return [m for name, m in self.net.named_children() if name not in ("head", "deep_prompt")]
+        return [self.net] if self.net is not None else []
 
     # ---- evaluation ---------------------------------------------------------------------------------
     def _eval_step(self, batch: dict, split: str) -> None:
@@ -165,36 +174,3 @@ class QAModule(L.LightningModule):
         if isinstance(self.net, Seq2SeqQA):
             self.net.save_adapter(out_dir.parent / "adapter")
         return len(preds)
-
-    # ---- optimisation -------------------------------------------------------------------------------
-    def configure_optimizers(self):
-        lr = self.hparams.strategy.get("lr", {})
-        wd = self.hparams.strategy.get("weight_decay", 0.01)
-        groups = [{"name": "backbone", "params": self.net.backbone_parameters(), "lr": lr.get("backbone", 3e-5),
-                   "weight_decay": wd},
-                  {"name": "prompt", "params": self.net.prompt_parameters(), "lr": lr.get("prompt", 1e-2),
-                   "weight_decay": 0.0},
-                  {"name": "head", "params": self.net.head_parameters(), "lr": lr.get("head", 1e-3),
-                   "weight_decay": wd}]
-        groups = [g for g in groups if g["params"]]
-        opt_cfg = self.hparams.optimizer or {"_target_": "torch.optim.AdamW", "_partial_": True}
-        optimizer = instantiate(opt_cfg)(params=groups)
-        sched_cfg = self.hparams.scheduler
-        if not sched_cfg:
-            return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        cfg = {k: v for k, v in sched_cfg.items() if k != "warmup_ratio"}
-        scheduler = instantiate(cfg)(optimizer=optimizer, num_warmup_steps=int(sched_cfg.get("warmup_ratio", 0.1)
-                                                                               * total), num_training_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    # ---- checkpoints hold only what trained when the backbone is frozen --------------------------------
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if self.net is not None and self.net.frozen_backbone:
-            trained = {n for n, p in self.named_parameters() if p.requires_grad}
-            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trained}
-            checkpoint["trained_only"] = True
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if checkpoint.get("trained_only"):
-            checkpoint["state_dict"] = {**self.state_dict(), **checkpoint["state_dict"]}

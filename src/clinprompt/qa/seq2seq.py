@@ -33,6 +33,7 @@ from clinprompt.qa.data import INVALID
 from clinprompt.qa.datamodule import end_token_id
 from clinprompt.qa.encoder import peft_prompt_tuning
 from clinprompt.qa.t5_prefix import T5Prefix
+from clinprompt.strategy import QAStrategy, qa_strategy
 
 SEQ2SEQ_METHODS = ("base", "prompt_tuning", "prefix_tuning", "prefix_tuning_full", "finetune")
 _WORD = re.compile(r"[a-z]+")
@@ -92,22 +93,24 @@ def load_seq2seq(model_cfg: Mapping[str, Any], tokenizer) -> PreTrainedModel:
     return model
 
 
-def peft_config(strategy: Mapping[str, Any], n_tokens: int, model_cfg: Mapping[str, Any]):
-    method = strategy["method"]
-    if method == "prompt_tuning":
+def peft_config(strategy: QAStrategy | Mapping[str, Any], n_tokens: int, model_cfg: Mapping[str, Any]):
+    strategy = qa_strategy(strategy)
+    if strategy.method == "prompt_tuning":
         return peft_prompt_tuning(strategy, n_tokens, model_cfg, TaskType.SEQ_2_SEQ_LM)
-    if method == "prefix_tuning":
+    if strategy.method == "prefix_tuning":
+        opts = strategy.prompt_options
         return PrefixTuningConfig(task_type=TaskType.SEQ_2_SEQ_LM, num_virtual_tokens=n_tokens,
-                                  prefix_projection=bool(strategy.get("prefix_projection", False)),
-                                  encoder_hidden_size=int(strategy.get("projection_hidden", 512)))
+                                  prefix_projection=opts.reparam, encoder_hidden_size=opts.reparam_hidden)
     return None
 
 
 class Seq2SeqQA(nn.Module):
-    def __init__(self, model: PreTrainedModel, tokenizer, labels: Sequence[str], strategy: Mapping[str, Any],
-                 n_tokens: int, model_cfg: Mapping[str, Any], max_new_tokens: int = 4):
+    def __init__(self, model: PreTrainedModel, tokenizer, labels: Sequence[str],
+                 strategy: QAStrategy | Mapping[str, Any], n_tokens: int, model_cfg: Mapping[str, Any],
+                 max_new_tokens: int = 4):
         super().__init__()
-        method = strategy["method"]
+        strategy = qa_strategy(strategy, n_tokens)
+        method = strategy.method
         if method not in SEQ2SEQ_METHODS:
             raise ValueError(f"strategy.method={method!r} is not for a seq2seq model: use one of {SEQ2SEQ_METHODS}")
         self.method, self.labels, self.tokenizer, self.max_new_tokens = method, tuple(labels), tokenizer, max_new_tokens
@@ -118,14 +121,14 @@ class Seq2SeqQA(nn.Module):
         elif method in ("base", "prefix_tuning_full"):
             model.requires_grad_(False)
         if method == "prefix_tuning_full":
-            self.prefix = T5Prefix(model.config, n_tokens, bool(strategy.get("prefix_projection", False)),
-                                   int(strategy.get("projection_hidden", 512)))
+            opts = strategy.prompt_options
+            self.prefix = T5Prefix(model.config, n_tokens, opts.reparam, opts.reparam_hidden)
             self.prefix.attach(model)
-        self.model = model
+        self.model, self.strategy = model, strategy
 
     @property
     def frozen_backbone(self) -> bool:
-        return self.method != "finetune"
+        return self.strategy.frozen_backbone
 
     @property
     def is_peft(self) -> bool:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from clinprompt.reporting.collect import Run
 from clinprompt.reporting.significance import aligned, compare, pooled_counts
+from clinprompt.strategy import StrategyError, build_strategy
 from clinprompt.training.results import GRID_KEYS
 
 STRATEGY_ORDER = ("no_prompt", "hard_prompt", "soft_unfrozen", "soft_frozen")
@@ -165,11 +166,27 @@ def _baseline_runs(by_setting: dict[tuple, list[Run]], keys: Sequence[str], base
     """The baseline's runs in the same setting; a prompt-free baseline ignores prompt_len (it has no prompt)."""
     if base_values in by_setting:
         return by_setting[base_values]
-    if baseline.startswith("soft") or "prompt_len" not in keys:
+    if "prompt_len" not in keys or any(_uses_prompt_len(r) for runs in by_setting.values() for r in runs
+                                       if r.grid.get("strategy") == baseline):
         return None
     i = list(keys).index("prompt_len")
     same = [v for v in by_setting if v[:i] + v[i + 1:] == base_values[:i] + base_values[i + 1:]]
     return by_setting[same[0]] if same else None
+
+
+def _uses_prompt_len(run: Run) -> bool:
+    """Whether the run's recorded strategy (``.hydra/config.yaml``) has a prompt whose length matters; a run that
+    recorded no readable strategy is taken as prompt-free (real runs always record theirs)."""
+    path = run.dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return False
+    from omegaconf import OmegaConf
+
+    try:
+        cfg = OmegaConf.to_container(OmegaConf.load(path).get("strategy") or {}, resolve=False)
+        return build_strategy(cfg).uses_prompt_len
+    except (StrategyError, ValueError, TypeError, OSError):
+        return False
 
 
 def _isnan(v: Any) -> bool:

@@ -15,6 +15,7 @@ from transformers import AutoModel
 from clinprompt.backbone import architecture_config
 from clinprompt.models.mrc_model import MRCModel
 from clinprompt.schema import Schema
+from clinprompt.strategy import mrc_strategy
 
 ADAMW_MOMENTS = 2  # exp_avg and exp_avg_sq, one element each per trainable parameter
 ADAMW_STEP_BYTES = 4  # torch AdamW keeps a float32 `step` tensor per parameter tensor
@@ -61,12 +62,11 @@ def schema_for(dataset_cfg: Mapping[str, Any], task: str) -> Schema:
 def build_meta_model(model_cfg: Mapping[str, Any], strategy_cfg: Mapping[str, Any], schema: Schema,
                      prompt_len: int, max_span_width: int = 16) -> MRCModel:
     """The run's MRCModel with meta tensors: exact shapes, no memory, no download."""
-    query = strategy_cfg["query"]
+    strategy = mrc_strategy(_plain(strategy_cfg), prompt_len)
     backbone = _meta_backbone(json.dumps(_plain(model_cfg), sort_keys=True))
     with torch.device("meta"):
-        net = MRCModel(backbone, schema, query, prompt_len if query == "soft" else 0,
-                       _plain(strategy_cfg.get("prompt")), max_span_width)
-    net.backbone.requires_grad_(not strategy_cfg.get("freeze_backbone", False))  # as MRCModule does
+        net = MRCModel.for_strategy(backbone, schema, strategy, max_span_width)
+    net.backbone.requires_grad_(not strategy.frozen_backbone)  # as MRCModule does
     return net
 
 

@@ -30,10 +30,10 @@ from typing import Any
 
 from clinprompt.backbone import architecture_config, position_limit
 from clinprompt.scale.params import ParamCounts, count_params
+from clinprompt.strategy import mrc_strategy
 
 GB = 1024**3
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2}
-MAX_QUERY_TOKENS = 48  # ExampleBuilder's default question budget (hard_prompt)
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,11 @@ def backbone_bytes(model_cfg: Mapping[str, Any], accelerator: str) -> int:
 
 def sequence_of(cfg: Mapping[str, Any]) -> Sequence:
     """Longest input the DataModule builds: the window (shrunk as ExampleBuilder does) + query + specials."""
-    query = cfg["strategy"]["query"]
-    prompt = int(cfg.get("prompt_len") or 0) if query == "soft" else 0
-    query_budget = MAX_QUERY_TOKENS + 1 if query == "hard" else 0
+    strategy = mrc_strategy(cfg["strategy"], int(cfg.get("prompt_len") or 0))
     limit = position_limit(architecture_config(cfg["model"]))
     window = int(cfg["dataset"].get("window", {}).get("size", 256))
-    window = min(window, limit - prompt - 2 - query_budget)
-    return Sequence(int(cfg.get("batch_size", 16)), window + 2 + query_budget, prompt)
+    window = min(window, strategy.window_room(limit))
+    return Sequence(int(cfg.get("batch_size", 16)), window + strategy.non_window_tokens, strategy.effective_prompt_len)
 
 
 # ---- the arithmetic ------------------------------------------------------------------------------
@@ -210,7 +208,7 @@ def plan_memory(cfg: Mapping[str, Any], counts: ParamCounts | None = None) -> tu
         weights, grads, optimizer, gather = _zero_states(c, z, hw.n_devices)
         ds_gpu, ds_cpu = deepspeed_estimate(c, z, hw) if z.bf16 else (None, 0)
     else:
-        trainable_backbone = 0 if strategy.get("freeze_backbone", False) else c.backbone
+        trainable_backbone = c.backbone if mrc_strategy(strategy).trains_backbone else 0
         weights, grads, optimizer = _plain_states(c, bb, trainable_backbone, hw.n_devices)
         gather, ds_gpu, ds_cpu = 0, None, 0
     return MemoryPlan(weights, grads, optimizer, gather, acts, hw.memory_bytes, ds_cpu, ds_gpu), c

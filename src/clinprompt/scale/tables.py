@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from clinprompt.scale.compose import composer
 from clinprompt.scale.params import count_params
 from clinprompt.scale.plan import GB, plan_memory
+from clinprompt.strategy import mrc_strategy
 
 PAPER_MODELS = ("bert", "roberta", "gatortron_345m", "gatortron_3_9b", "gatortron_8_9b")
 STRATEGIES = ("no_prompt", "hard_prompt", "soft_unfrozen", "soft_frozen")
@@ -28,8 +29,8 @@ def param_rows(models: Iterable[str] = PAPER_MODELS, strategies: Iterable[str] =
     with composer() as make:
         for model in models:
             for strategy in strategies:
-                soft = strategy.startswith("soft")
-                for plen in (prompt_lens if soft else (None,)):
+                uses_prompt_len = mrc_strategy(make([f"strategy={strategy}"]).strategy).uses_prompt_len
+                for plen in (prompt_lens if uses_prompt_len else (None,)):
                     cfg = make([f"model={model}", f"strategy={strategy}", f"prompt_len={plen or 0}", *extra])
                     c = count_params(cfg.model, cfg.strategy, cfg.dataset, cfg.task, int(cfg.prompt_len))
                     rows.append({"model": model, "strategy": strategy, "prompt_len": plen, "total": c.total,

@@ -198,5 +198,11 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
             lg.log_metrics(record.flat_metrics(), step=trainer.global_step)
         record.finish()
         record.print_table()
-    value = record.lookup(cfg.get("optimized_metric"))
-    return value
+    return optimized_value(trainer, cfg.get("optimized_metric"))
+
+
+def optimized_value(trainer: L.Trainer, key: str | None) -> float | None:
+    """What a Hydra sweeper (Optuna) receives: the metric as Lightning last logged it (``callback_metrics``; after
+    the tested checkpoint's re-validation, its dev value), None when that key was not logged."""
+    value = trainer.callback_metrics.get(key) if key else None
+    return float(value) if value is not None else None

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from clinprompt.strategy import StrategyError, build_strategy
+
 TASKS = ("concepts", "relations", "end_to_end")
 
 
@@ -46,10 +48,12 @@ def validate(cfg: Mapping, corpus: bool = True) -> None:
     task = _get(cfg, "task")
     if task not in TASKS:
         raise ConfigError(f"task={task!r}: unknown task; use one of task={'|'.join(TASKS)}")
-    strategy = _get(cfg, "strategy") or {}
-    soft = strategy.get("query") == "soft"
-    need = " (soft strategies need at least 1)" if soft else ""
-    _int(cfg, "prompt_len", 1 if soft else 0, f"set prompt_len to the prompt tokens per layer, e.g. 16{need}")
+    try:
+        prompted = build_strategy(_get(cfg, "strategy") or {}).uses_prompt_len
+    except StrategyError as err:  # an unknown key or value: one line naming it
+        raise ConfigError(f"{err}; see conf/strategy/ for the options") from err
+    need = " (prompt strategies need at least 1)" if prompted else ""
+    _int(cfg, "prompt_len", 1 if prompted else 0, f"set prompt_len to the prompt tokens per layer, e.g. 16{need}")
     _int(cfg, "shots", 1, "set shots to a number of training documents, or shots=null for all", optional=True)
     folds = _get(cfg, "dataset.folds")
     fold = _int(cfg, "fold", 0, "set fold=null (dev split) or a fold index from 0", optional=True)
