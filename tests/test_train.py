@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
+from clinprompt.config import CONFIG_MODULE, conf_dir
+
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+CONF = conf_dir()
 GROUPS = ("model", "strategy", "dataset", "trainer", "logger", "callbacks", "paths", "module")
 FAST = ["model=tiny_bert", "trainer=fast", "logger=csv_only", "dataset.loader.n_train=12",
         "dataset.loader.n_dev=4", "dataset.loader.n_test=4"]
@@ -23,7 +25,7 @@ FAST = ["model=tiny_bert", "trainer=fast", "logger=csv_only", "dataset.loader.n_
 
 def compose_train(overrides: list[str]):
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):  # as clinprompt-train does
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):  # what a real run fills in before the job starts
         cfg.hydra.runtime.output_dir = str(REPO / "outputs" / "composed")

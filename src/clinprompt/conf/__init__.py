@@ -1,1 +1,1 @@
-"""Hydra configs shipped with the package: ``pkg://clinprompt.conf`` (Hydra reads a package only if it has this file)."""
+"""Hydra configs shipped with the package, found as ``pkg://clinprompt.conf`` (Hydra needs this file to read them)."""
