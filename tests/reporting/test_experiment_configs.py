@@ -138,4 +138,6 @@ def test_optuna_search_composes_over_existing_keys() -> None:
         node = plain
         for part in key.split("."):
             node = node[part]   # the searched key exists in the composed config (KeyError otherwise)
-    assert {"strategy.lr.prompt", "strategy.lr.backbone", "strategy.lr.head", "prompt_len"} <= set(sweeper.params)
+    assert {"strategy.lr.prompt", "strategy.lr.head", "prompt_len"} <= set(sweeper.params)
+    assert "strategy.lr.backbone" not in sweeper.params   # the searched strategy freezes the backbone
+    assert _compose(["hparams_search=optuna"]).strategy.name == "soft_frozen"   # the search's own strategy
