@@ -234,3 +234,67 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
         record.print_table()
     value = record.lookup(cfg.get("optimized_metric"))
     return value
+
+
+# ---- clinprompt-eval: one checkpoint scored on one split ---------------------------------------------------------
+SPLITS = ("test", "dev")
+_EVAL_HINT = ("the data, model and strategy overrides must be the ones the checkpoint was trained with (its run "
+              "directory's .hydra/overrides.yaml); " + _HINT)
+
+
+def check_eval(cfg: DictConfig) -> None:
+    """clinprompt-eval's own keys: a checkpoint that exists and a split it can score."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
+        raise ConfigError("ckpt_path is required: clinprompt-eval ckpt_path=outputs/RUN/checkpoints/best.ckpt "
+                          "(with the overrides that run was trained with)")
+    if cfg.get("split") not in SPLITS:
+        raise ConfigError(f"split={cfg.get('split')!r}: clinprompt-eval scores split=test or split=dev")
+    check_modes(cfg)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Score ``ckpt_path`` on ``split`` and write results.json (metrics of that split, the checkpoint scored) in
+    the run directory; returns what was written. Failures are recorded and reported as a training run's are."""
+    run_dir = Path(cfg.paths.output_dir)
+    record = RunRecord(run_dir, grid_of(cfg), {})
+    try:
+        check_eval(cfg)
+        record.config = OmegaConf.to_container(cfg, resolve=True)
+        validate(record.config)
+    except Exception as err:
+        line = _one_line(err)
+        record.fail(line, traceback.format_exc(), f"fix the config value named above; {_HINT}")
+        _stop(line, err)
+    try:
+        return _evaluate(cfg, run_dir, record)
+    except BaseException as err:
+        line = _one_line(err)
+        record.fail(line, traceback.format_exc(), getattr(root_cause(err), "hint", None) or _EVAL_HINT)
+        if isinstance(err, Exception):
+            _stop(line, err)
+        raise
+    finally:
+        _finish_loggers()
+
+
+def _evaluate(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict[str, Any]:
+    dm, lm, trainer, loggers = build(cfg, record)
+    split, ckpt = str(cfg.split), str(Path(cfg.ckpt_path).resolve())
+    record.checkpoint["tested"] = ckpt
+    for lg in loggers:
+        lg.log_hyperparams(record.flat_config())
+    record.write()
+    t0 = time.perf_counter()
+    score = trainer.test if split == "test" else trainer.validate
+    score(lm, datamodule=dm, ckpt_path=ckpt, weights_only=False)
+    record.timings["eval_s"] = round(time.perf_counter() - t0, 3)
+    record.metrics = {split: lm.eval_results[split]}
+    record.per_document = {k: v for k, v in getattr(lm, "per_document", {}).items() if k == split}
+    if trainer.is_global_zero:
+        # the modules keep per-document predictions for the test split only
+        n = lm.write_predictions(run_dir / "predictions") if split == "test" and hasattr(lm, "write_predictions") else 0
+        record.counts["predicted_documents"] = n
+        for lg in loggers:
+            lg.log_metrics(record.flat_metrics(), step=0)
+        record.finish()
+    return record.to_dict()
