@@ -244,7 +244,7 @@ _EVAL_HINT = ("the data, model and strategy overrides must be the ones the check
 
 def check_eval(cfg: DictConfig) -> None:
     """clinprompt-eval's own keys: a checkpoint that exists and a split it can score."""
-    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
+    if not cfg.get("ckpt_path"):
         raise ConfigError("ckpt_path is required: clinprompt-eval ckpt_path=outputs/RUN/checkpoints/best.ckpt "
                           "(with the overrides that run was trained with)")
     if cfg.get("split") not in SPLITS:
