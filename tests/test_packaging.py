@@ -31,8 +31,11 @@ def test_installed_package_trains_and_evaluates_from_another_directory(tmp_path)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
     venv = tmp_path / "venv"
-    # the system's packages (torch, transformers ...) are reused: the install is of clinprompt alone, offline
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, dict(os.environ))
+    # the system's packages (torch, transformers ...) are reused: the install is of clinprompt alone, offline.
+    # No pip of its own: ensurepip's bundled setuptools is too old for pyproject's license; the system's pip and
+    # setuptools build, and install into the venv it runs in
+    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], tmp_path,
+         dict(os.environ))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # nothing points at a checkout's src/
     env.update(WANDB_MODE="offline", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                CLINPROMPT_CACHE_DIR=str(tmp_path / "cache"))
@@ -57,8 +60,8 @@ def test_installed_package_trains_and_evaluates_from_another_directory(tmp_path)
     best = elsewhere / "run" / "checkpoints" / "best.ckpt"
     assert trained["run"]["checkpoint"]["tested"] == str(best.resolve())
     hydra_cfg = yaml.safe_load((elsewhere / "run" / ".hydra" / "hydra.yaml").read_text())["hydra"]
-    sources = {s["path"] for s in hydra_cfg["runtime"]["config_sources"] if s["provider"] == "main"}
-    assert sources == {"pkg://clinprompt.conf"}
+    sources = {(s["schema"], s["path"]) for s in hydra_cfg["runtime"]["config_sources"] if s["provider"] == "main"}
+    assert sources == {("pkg", "clinprompt.conf")}   # composed from the installed package
 
     _run([str(venv / "bin" / "clinprompt-eval"), *TINY, "ckpt_path=run/checkpoints/best.ckpt",
           "hydra.run.dir=scored"], elsewhere, env)
