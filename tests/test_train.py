@@ -133,8 +133,10 @@ def test_modes_that_cannot_work_are_refused_before_any_work(tmp_path):
     ckpt = tmp_path / "best.ckpt"
     ckpt.write_bytes(b"")
     check_modes(compose_train(["train=false", f"ckpt_path={ckpt}"]))
-    with pytest.raises(ConfigError, match="train=false test=false: nothing to do"):
+    with pytest.raises(ConfigError, match="train=false and test=false: nothing to do"):
         check_modes(compose_train(["train=false", "test=false"]))
+    with pytest.raises(ConfigError, match="strategy=qa_base does not train and test=false"):
+        check_modes(compose_train(["module=qa", "strategy=qa_base", "test=false"]))
     with pytest.raises(ConfigError, match="no such file"):
         check_modes(compose_train([f"ckpt_path={tmp_path / 'missing.ckpt'}"]))
     GlobalHydra.instance().clear()

@@ -61,14 +61,18 @@ def _resume_path(run_dir: Path) -> str | None:
     return str(last) if last.exists() else None
 
 
-def check_modes(cfg: DictConfig) -> None:
-    """``train``/``test``/``ckpt_path`` values that cannot work, refused before anything is built."""
-    ckpt = cfg.get("ckpt_path")
+def check_checkpoint(ckpt: str | None) -> None:
     if ckpt and not Path(ckpt).is_file():
         raise ConfigError(f"ckpt_path={ckpt}: no such file; give a Lightning checkpoint, e.g. "
                           "ckpt_path=outputs/RUN/checkpoints/best.ckpt (relative to the current directory)")
-    if not cfg.get("train", True) and not cfg.get("test", True):
-        raise ConfigError("train=false test=false: nothing to do; train=false ckpt_path=CKPT tests a checkpoint")
+
+
+def check_modes(cfg: DictConfig) -> None:
+    """``train``/``test``/``ckpt_path`` values that cannot work, refused before anything is built."""
+    check_checkpoint(cfg.get("ckpt_path"))
+    if not fits(cfg) and not cfg.get("test", True):
+        why = "train=false" if not cfg.get("train", True) else f"strategy={cfg.strategy.get('name')} does not train"
+        raise ConfigError(f"{why} and test=false: nothing to do; train=false ckpt_path=CKPT tests a checkpoint")
 
 
 def fits(cfg: DictConfig) -> bool:
@@ -249,7 +253,7 @@ def check_eval(cfg: DictConfig) -> None:
                           "(with the overrides that run was trained with)")
     if cfg.get("split") not in SPLITS:
         raise ConfigError(f"split={cfg.get('split')!r}: clinprompt-eval scores split=test or split=dev")
-    check_modes(cfg)
+    check_checkpoint(cfg.ckpt_path)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
