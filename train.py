@@ -1,22 +1,7 @@
-"""clinprompt entry point: `python train.py [overrides]`, `python train.py -m key=a,b ...` for sweeps."""
+"""clinprompt entry point in a checkout: `python train.py [overrides]`, `python train.py -m key=a,b ...` for sweeps.
+The same as the installed `clinprompt-train` (clinprompt.cli.train); the configs are in src/clinprompt/conf."""
 
-import hydra
-import lightning  # noqa: F401  before Hydra's job logging, which then removes Lightning's own console handler
-from omegaconf import DictConfig
-
-from clinprompt.config import register_resolvers
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    from clinprompt.training.noise import quiet_third_party
-    from clinprompt.training.run import train
-
-    quiet_third_party(show=bool(cfg.get("third_party_noise", False)))
-    return train(cfg)
-
+from clinprompt.cli.train import main
 
 if __name__ == "__main__":
     main()

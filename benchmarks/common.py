@@ -144,11 +144,11 @@ def summarise(samples: Sequence[float]) -> dict[str, float]:
 
 def compose(overrides: Sequence[str], cache_dir: Path | None = None):
     """The run config train.py would compose for these overrides. Outside a Hydra app the run-directory
-    keys cannot resolve, so paths point at the repository and ``cache_dir`` (default $CLINPROMPT_CACHE_DIR,
-    else the repo's .cache, as conf/paths/default.yaml)."""
+    keys cannot resolve, so paths point at ``cache_dir`` (default $CLINPROMPT_CACHE_DIR,
+    else the repo's .cache, as the shipped paths/default.yaml)."""
     from clinprompt.scale.compose import compose_config
 
     cache = str(cache_dir or os.environ.get("CLINPROMPT_CACHE_DIR") or REPO / ".cache")
-    paths = [f"paths.root_dir={REPO}", f"paths.cache_dir={cache}", f"paths.log_dir={cache}",
-             f"paths.output_dir={cache}/bench_run", f"paths.data_dir={os.environ['CLINPROMPT_DATA_DIR']}"]
+    paths = [f"paths.cache_dir={cache}", f"paths.output_dir={cache}/bench_run",
+             f"paths.data_dir={os.environ['CLINPROMPT_DATA_DIR']}"]
     return compose_config([*paths, *overrides])

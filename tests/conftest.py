@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from clinprompt.config import conf_dir as shipped_conf_dir
 from clinprompt.config import register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,11 +32,17 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_config(repo_root):
+def conf_dir() -> Path:
+    """The Hydra configs as the package ships them (src/clinprompt/conf): the one place tests read YAML from."""
+    return shipped_conf_dir()
+
+
+@pytest.fixture(scope="session")
+def model_config(conf_dir):
     """``model_config("tiny_t5")``: a model group's YAML as a plain dict, as the configs ship it."""
     from omegaconf import OmegaConf
 
-    return lambda name: OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / f"{name}.yaml"))
+    return lambda name: OmegaConf.to_container(OmegaConf.load(conf_dir / "model" / f"{name}.yaml"))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import inspect
 import pytest
 from omegaconf import OmegaConf
 
+from clinprompt.config import conf_dir
 from clinprompt.data.document import Document
 from clinprompt.data.mrc import ExampleBuilder, Schema
 from clinprompt.data.windows import tokenize_document
@@ -25,11 +26,11 @@ from clinprompt.strategy import (
 
 
 def load(repo_root, group: str, name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / group / f"{name}.yaml"))
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / group / f"{name}.yaml"))
 
 
 def strategy_files(repo_root) -> dict[str, dict]:
-    folder = repo_root / "conf" / "strategy"
+    folder = conf_dir() / "strategy"
     return {p.stem: load(repo_root, "strategy", p.stem) for p in sorted(folder.glob("*.yaml"))}
 
 

@@ -90,9 +90,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     cache = os.environ.get("CLINPROMPT_CACHE_DIR") or str(REPO / ".cache")
-    ov = [f"paths.root_dir={REPO}", f"paths.cache_dir={cache}", f"paths.log_dir={cache}",
-          f"paths.output_dir={cache}/dev_curve", f"paths.data_dir={os.environ['CLINPROMPT_DATA_DIR']}",
-          "model=minilm", "dataset=ade", "task=concepts", *args.overrides]
+    ov = [f"paths.cache_dir={cache}", f"paths.output_dir={cache}/dev_curve",
+          f"paths.data_dir={os.environ['CLINPROMPT_DATA_DIR']}", "model=minilm", "dataset=ade", "task=concepts",
+          *args.overrides]
     cfg = compose_config(ov)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = instantiate(cfg.module.datamodule, _recursive_=False)

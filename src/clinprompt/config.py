@@ -1,14 +1,26 @@
-"""OmegaConf resolvers used by conf/ (registered by train.py and the CLIs before composing)."""
+"""Where the configs are (shipped in the package) and the OmegaConf resolvers they use (registered by the
+Hydra entry points and the CLIs before composing)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
+from pathlib import Path
 
 from omegaconf import OmegaConf
 
+# The Hydra configs ship inside the package (clinprompt/conf), so an installed wheel trains from any directory.
+CONFIG_MODULE = "clinprompt.conf"
+CONFIG_PATH = f"pkg://{CONFIG_MODULE}"  # hydra.main's config_path
+
 _UID = uuid.uuid4().hex[:6]
+
+
+def conf_dir() -> Path:
+    """The shipped configs as a directory, for code that reads a YAML file itself (tests, tables). Composing
+    goes through Hydra's ``pkg://`` search path instead, which also finds configs added with --config-dir."""
+    return Path(__file__).resolve().parent / "conf"
 
 
 def run_id(output_dir: str) -> str:

@@ -14,10 +14,9 @@ from clinprompt.scale.compose import compose_config
 
 
 def _datamodule(tmp_path: Path, cache: Path | None, *overrides: str):
-    cfg = compose_config([f"paths.cache_dir={tmp_path}", f"paths.root_dir={tmp_path}", f"paths.log_dir={tmp_path}",
-                          f"paths.output_dir={tmp_path}/run", "model=tiny_bert", "strategy=hard_prompt",
-                          "task=end_to_end", "dataset.loader.n_train=3", "dataset.loader.n_dev=1",
-                          "dataset.loader.n_test=1", *overrides])
+    cfg = compose_config([f"paths.cache_dir={tmp_path}", f"paths.output_dir={tmp_path}/run", "model=tiny_bert",
+                          "strategy=hard_prompt", "task=end_to_end", "dataset.loader.n_train=3",
+                          "dataset.loader.n_dev=1", "dataset.loader.n_test=1", *overrides])
     dm = instantiate(cfg.module.datamodule, _recursive_=False, cache_dir=str(cache) if cache else None)
     dm.setup("fit")
     return dm

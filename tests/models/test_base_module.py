@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from omegaconf import OmegaConf
 
+from clinprompt.config import conf_dir
 from clinprompt.data.mrc import Schema
 from clinprompt.models.mrc_module import MRCModule
 from clinprompt.qa.module import QAModule
@@ -15,7 +16,7 @@ SCHEMA = Schema("n2c2_2018", ("Drug", "Strength"))
 
 
 def cfg(repo_root, group: str, name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / group / f"{name}.yaml"))
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / group / f"{name}.yaml"))
 
 
 def named_groups(lm) -> dict[str, set[str]]:

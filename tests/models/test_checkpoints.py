@@ -9,13 +9,14 @@ import torch
 from omegaconf import OmegaConf
 
 from clinprompt.cli.predict import main as predict_main
+from clinprompt.config import conf_dir
 from clinprompt.data.brat import read_document
 from clinprompt.data.datamodule import MRCDataModule
 from clinprompt.models.mrc_module import MRCModule
 
 
 def cfg(repo_root, group: str, name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / group / f"{name}.yaml"))
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / group / f"{name}.yaml"))
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from clinprompt.backbone import load_backbone, position_limit
+from clinprompt.config import conf_dir
 from clinprompt.data.collate import collate
 from clinprompt.data.document import Document, Entity
 from clinprompt.data.mrc import ExampleBuilder
@@ -20,7 +21,7 @@ SCHEMA = Schema("n2c2_2018", ("Drug", "Strength"))
 
 
 def model_cfg(repo_root, name):
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / f"{name}.yaml"))
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / "model" / f"{name}.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_prompt_len_changes_trainable_count_exactly(repo_root, tokenizer, doc, r
 
 
 def strategy_cfg(repo_root, name):
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "strategy" / f"{name}.yaml"))
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / "strategy" / f"{name}.yaml"))
 
 
 @pytest.mark.parametrize("strategy", ["no_prompt", "hard_prompt", "soft_unfrozen", "soft_frozen"])

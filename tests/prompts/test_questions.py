@@ -11,10 +11,11 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from clinprompt.config import conf_dir
 from clinprompt.data.corpora.base import N2C2_2018_ENTITY_TYPES, N2C2_2018_RELATION_TYPES
 from clinprompt.schema import EVENT_ARGUMENTS, Schema
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = conf_dir()
 EXPECTED = {
     "n2c2_2018": (N2C2_2018_ENTITY_TYPES, N2C2_2018_RELATION_TYPES),
     "ade": (("Drug", "AdverseEffect", "Dose"), ("AdverseEffect-Drug", "Dose-Drug")),

@@ -15,8 +15,8 @@ STRATEGIES = {"finetune": {"method": "finetune"},
 
 
 @pytest.fixture(scope="module")
-def cfg(repo_root):
-    return OmegaConf.to_container(OmegaConf.load(repo_root / "conf" / "model" / "tiny_bert.yaml"))
+def cfg(conf_dir):
+    return OmegaConf.to_container(OmegaConf.load(conf_dir / "model" / "tiny_bert.yaml"))
 
 
 @pytest.mark.parametrize("method", list(STRATEGIES))

@@ -15,6 +15,7 @@ from peft import PeftModel
 
 from clinprompt.backbone import load_tokenizer
 from clinprompt.cli.qa_report import main as qa_report
+from clinprompt.config import conf_dir
 from clinprompt.qa.seq2seq import load_seq2seq
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_sweep_both_paths_and_report(tmp_path, data_dir):
             assert 0 < res["params"]["trainable"] < res["params"]["total"] / 10
             assert res["metrics"]["dev_curve"]
     t5_dir = results[("tiny_t5", "qa_prompt_tuning")][0]
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "model" / "tiny_t5.yaml"))
+    cfg = OmegaConf.to_container(OmegaConf.load(conf_dir() / "model" / "tiny_t5.yaml"))
     model = PeftModel.from_pretrained(load_seq2seq(cfg, load_tokenizer(cfg)), str(t5_dir / "adapter"))
     assert sum(p.numel() for n, p in model.named_parameters() if "prompt_encoder" in n) == 2 * 4 * 32
 

@@ -13,7 +13,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, open_dict
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from clinprompt.config import conf_dir
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = conf_dir()
 STUDIES = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml") if not p.stem.startswith("pubmedqa"))
 PAPER = [s for s in STUDIES if s.startswith("paper_")]
 CPU = [s for s in STUDIES if s.startswith("cpu_")]
@@ -39,7 +42,7 @@ def _compose(overrides: list[str]):
     cfg = compose("train", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):  # what Hydra fills in when a job starts
         cfg.hydra.runtime.output_dir = "/tmp/clinprompt-compose"
-        cfg.hydra.runtime.cwd = str(CONF.parent)
+        cfg.hydra.runtime.cwd = str(REPO)
         cfg.hydra.job.num = 0
     HydraConfig.instance().set_config(cfg)
     return cfg
@@ -135,4 +138,6 @@ def test_optuna_search_composes_over_existing_keys() -> None:
         node = plain
         for part in key.split("."):
             node = node[part]   # the searched key exists in the composed config (KeyError otherwise)
-    assert {"strategy.lr.prompt", "strategy.lr.backbone", "strategy.lr.head", "prompt_len"} <= set(sweeper.params)
+    assert {"strategy.lr.prompt", "strategy.lr.head", "prompt_len"} <= set(sweeper.params)
+    assert "strategy.lr.backbone" not in sweeper.params   # the searched strategy freezes the backbone
+    assert _compose(["hparams_search=optuna"]).strategy.name == "soft_frozen"   # the search's own strategy

@@ -12,11 +12,11 @@ from pathlib import Path
 import lightning as L
 from omegaconf import OmegaConf
 
-REPO = Path(__file__).resolve().parents[2]
+from clinprompt.config import conf_dir
 
 
 def cfg(group: str, name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(REPO / "conf" / group / f"{name}.yaml"))
+    return OmegaConf.to_container(OmegaConf.load(conf_dir() / group / f"{name}.yaml"))
 
 
 def main(world: int, corpus_dir: str, out: str) -> None:

@@ -1,25 +1,15 @@
-"""Compose the project's Hydra config outside ``train.py`` (planner CLI, tables, tests)."""
+"""Compose the project's Hydra config outside the Hydra entry points (planner CLI, tables, tests)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from clinprompt.config import register_resolvers
-
-
-def conf_dir() -> Path:
-    """``$CLINPROMPT_CONF_DIR``, else the repository's conf/ (editable install), else ./conf."""
-    if os.environ.get("CLINPROMPT_CONF_DIR"):
-        return Path(os.environ["CLINPROMPT_CONF_DIR"]).resolve()
-    repo_conf = Path(__file__).resolve().parents[3] / "conf"
-    return repo_conf if repo_conf.is_dir() else Path("conf").resolve()
+from clinprompt.config import CONFIG_MODULE, register_resolvers
 
 
 @contextmanager
@@ -30,7 +20,8 @@ def composer() -> Iterator:
     if GlobalHydra.instance().is_initialized():
         yield lambda overrides=(): compose(config_name="train", overrides=list(overrides))
         return
-    with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir()), job_name="clinprompt"):
+    # the configs shipped in the package, the same ones clinprompt-train composes (wherever it is installed)
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3", job_name="clinprompt"):
         yield lambda overrides=(): compose(config_name="train", overrides=list(overrides))
 
 

@@ -82,6 +82,8 @@ class RunRecord:
         self.counts: dict[str, Any] = {}
         self.data: dict[str, Any] = {}
         self.per_document: dict[str, Any] = {}
+        # which checkpoint training resumed from and which one was tested (None: the weights in memory)
+        self.checkpoint: dict[str, str | None] = {}
 
     def set_params(self, params: dict) -> None:
         self.params.update(params)
@@ -91,7 +93,7 @@ class RunRecord:
             "run": {"id": self.run_dir.name, "dir": str(self.run_dir), "started": self.started,
                     "finished": self.finished, "status": self.status, "error": self.error, "hint": self.hint,
                     "heartbeat": self.heartbeat, "config_fingerprint": self.fingerprint,
-                    "git_commit": self._commit, "versions": self._versions},
+                    "git_commit": self._commit, "versions": self._versions, "checkpoint": self.checkpoint},
             "grid": self.grid, "params": self.params, "metrics": self.metrics, "timings": self.timings,
             "data": self.data, "counts": self.counts,
         }

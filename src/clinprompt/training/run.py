@@ -1,4 +1,6 @@
 """One run: validate → claim the run directory → data → module → Trainer → fit → test → results.json.
+``train``, ``test`` and ``ckpt_path`` choose the steps: resume from a checkpoint, test one without training, or
+train without testing. ``evaluate`` (clinprompt-eval) scores a checkpoint on one split in a run directory of its own.
 
 A failure is recorded in the run's own results.json (status "failed", the innermost exception's one line
 and a hint), the traceback goes to error.log, and a one-line ``RunFailed`` is raised: Hydra prints just
@@ -25,7 +27,7 @@ from clinprompt.training.failures import RunFailed, root_cause
 from clinprompt.training.heartbeat import Heartbeat
 from clinprompt.training.preemption import Preempted
 from clinprompt.training.results import RunRecord, grid_of
-from clinprompt.training.validate import validate, validate_schema
+from clinprompt.training.validate import ConfigError, validate, validate_schema
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,26 @@ def _resume_path(run_dir: Path) -> str | None:
     return str(last) if last.exists() else None
 
 
+def check_checkpoint(ckpt: str | None) -> None:
+    if ckpt and not Path(ckpt).is_file():
+        raise ConfigError(f"ckpt_path={ckpt}: no such file; give a Lightning checkpoint, e.g. "
+                          "ckpt_path=outputs/RUN/checkpoints/best.ckpt (relative to the current directory)")
+
+
+def check_modes(cfg: DictConfig) -> None:
+    """``train``/``test``/``ckpt_path`` values that cannot work, refused before anything is built."""
+    check_checkpoint(cfg.get("ckpt_path"))
+    if not fits(cfg) and not cfg.get("test", True):
+        why = "train=false" if not cfg.get("train", True) else f"strategy={cfg.strategy.get('name')} does not train"
+        raise ConfigError(f"{why} and test=false: nothing to do; train=false ckpt_path=CKPT tests a checkpoint")
+
+
+def fits(cfg: DictConfig) -> bool:
+    """Whether the run trains: ``train=false`` tests only, and so does a strategy that never trains (a zero-shot
+    baseline such as qa_base)."""
+    return bool(cfg.get("train", True)) and bool(cfg.strategy.get("train", True))
+
+
 def _clear_csv(loggers: list[Any]) -> None:
     from clinprompt.training.csv_log import ResumableCSVLogger
 
@@ -73,6 +95,7 @@ def train(cfg: DictConfig) -> float | None:
     try:
         config = OmegaConf.to_container(cfg, resolve=True)
         validate(config)
+        check_modes(cfg)
         fingerprint, previous = rundir.claim(run_dir, config)
     except rundir.RunDirConflict as err:  # another config's directory: nothing in it is written
         _stop(str(err).splitlines()[0], err)
@@ -144,7 +167,9 @@ def _finish_loggers() -> None:
         pass
 
 
-def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
+def build(cfg: DictConfig, record: RunRecord) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer, list]:
+    """The DataModule (set up), the LightningModule, the Trainer and its loggers of a run; a training run and
+    clinprompt-eval build them alike, so a checkpoint is scored on exactly the data and model it was trained on."""
     L.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision("high")
     t0 = time.perf_counter()
@@ -164,15 +189,22 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
     callbacks = _instantiate_list(cfg.get("callbacks"))
     callbacks.append(Heartbeat(record, float(cfg.get("heartbeat_s") or 60)))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
-    resume = _resume_path(run_dir)
-    if resume is None:  # a fresh start (also after a kill before the first checkpoint): no old log rows
+    return dm, lm, trainer, loggers
+
+
+def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
+    dm, lm, trainer, loggers = build(cfg, record)
+    own = _resume_path(run_dir)
+    if own is None:  # a fresh start (also after a kill before the first checkpoint): no old log rows
         _clear_csv(loggers)
+    # the run directory's own last.ckpt is the latest state of this config; else the checkpoint given
+    resume = own or cfg.get("ckpt_path")
     for lg in loggers:
         lg.log_hyperparams(record.flat_config())
     record.write()
 
-    ckpt_path = None
-    if cfg.strategy.get("train", True):
+    if fits(cfg):
+        record.checkpoint["resumed_from"] = str(Path(resume).resolve()) if resume else None
         t1 = time.perf_counter()
         trainer.fit(lm, datamodule=dm, ckpt_path=resume)
         record.timings["train_s"] = round(time.perf_counter() - t1, 3)
@@ -183,16 +215,22 @@ def _train(cfg: DictConfig, run_dir: Path, record: RunRecord) -> float | None:
             record.status = "interrupted"
             record.write()
             return None
-    t2 = time.perf_counter()
-    trainer.test(lm, datamodule=dm, ckpt_path=ckpt_path, weights_only=False)
-    record.timings["eval_s"] = round(time.perf_counter() - t2, 3)
+    else:  # test the given checkpoint, or (none given) the module as built, e.g. a zero-shot baseline
+        ckpt_path = cfg.get("ckpt_path")
+    if cfg.get("test", True):
+        t2 = time.perf_counter()
+        trainer.test(lm, datamodule=dm, ckpt_path=ckpt_path, weights_only=False)
+        record.timings["eval_s"] = round(time.perf_counter() - t2, 3)
+        # None: the weights in memory at the end of training (no checkpoint callback) or as built
+        record.checkpoint["tested"] = str(Path(ckpt_path).resolve()) if ckpt_path else None
     if ckpt_path:
         # the dev metrics of the checkpoint we test, not of the last epoch
         trainer.validate(lm, datamodule=dm, ckpt_path=ckpt_path, verbose=False, weights_only=False)
     record.metrics = dict(lm.eval_results)
     record.per_document = getattr(lm, "per_document", {})
     if trainer.is_global_zero:
-        n = lm.write_predictions(run_dir / "predictions") if hasattr(lm, "write_predictions") else 0
+        tested = cfg.get("test", True) and hasattr(lm, "write_predictions")
+        n = lm.write_predictions(run_dir / "predictions") if tested else 0
         record.counts["predicted_documents"] = n
         for lg in loggers:
             lg.log_metrics(record.flat_metrics(), step=trainer.global_step)
@@ -206,3 +244,67 @@ def optimized_value(trainer: L.Trainer, key: str | None) -> float | None:
     the tested checkpoint's re-validation, its dev value), None when that key was not logged."""
     value = trainer.callback_metrics.get(key) if key else None
     return float(value) if value is not None else None
+
+
+# ---- clinprompt-eval: one checkpoint scored on one split ---------------------------------------------------------
+SPLITS = ("test", "dev")
+_EVAL_HINT = ("the data, model and strategy overrides must be the ones the checkpoint was trained with (its run "
+              "directory's .hydra/overrides.yaml); " + _HINT)
+
+
+def check_eval(cfg: DictConfig) -> None:
+    """clinprompt-eval's own keys: a checkpoint that exists and a split it can score."""
+    if not cfg.get("ckpt_path"):
+        raise ConfigError("ckpt_path is required: clinprompt-eval ckpt_path=outputs/RUN/checkpoints/best.ckpt "
+                          "(with the overrides that run was trained with)")
+    if cfg.get("split") not in SPLITS:
+        raise ConfigError(f"split={cfg.get('split')!r}: clinprompt-eval scores split=test or split=dev")
+    check_checkpoint(cfg.ckpt_path)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Score ``ckpt_path`` on ``split`` and write results.json (metrics of that split, the checkpoint scored) in
+    the run directory; returns what was written. Failures are recorded and reported as a training run's are."""
+    run_dir = Path(cfg.paths.output_dir)
+    record = RunRecord(run_dir, grid_of(cfg), {})
+    try:
+        check_eval(cfg)
+        record.config = OmegaConf.to_container(cfg, resolve=True)
+        validate(record.config)
+    except Exception as err:
+        line = _one_line(err)
+        record.fail(line, traceback.format_exc(), f"fix the config value named above; {_HINT}")
+        _stop(line, err)
+    try:
+        return _evaluate(cfg, run_dir, record)
+    except BaseException as err:
+        line = _one_line(err)
+        record.fail(line, traceback.format_exc(), getattr(root_cause(err), "hint", None) or _EVAL_HINT)
+        if isinstance(err, Exception):
+            _stop(line, err)
+        raise
+    finally:
+        _finish_loggers()
+
+
+def _evaluate(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict[str, Any]:
+    dm, lm, trainer, loggers = build(cfg, record)
+    split, ckpt = str(cfg.split), str(Path(cfg.ckpt_path).resolve())
+    record.checkpoint["tested"] = ckpt
+    for lg in loggers:
+        lg.log_hyperparams(record.flat_config())
+    record.write()
+    t0 = time.perf_counter()
+    score = trainer.test if split == "test" else trainer.validate
+    score(lm, datamodule=dm, ckpt_path=ckpt, weights_only=False)
+    record.timings["eval_s"] = round(time.perf_counter() - t0, 3)
+    record.metrics = {split: lm.eval_results[split]}
+    record.per_document = {k: v for k, v in getattr(lm, "per_document", {}).items() if k == split}
+    if trainer.is_global_zero:
+        # the modules keep per-document predictions for the test split only
+        n = lm.write_predictions(run_dir / "predictions") if split == "test" and hasattr(lm, "write_predictions") else 0
+        record.counts["predicted_documents"] = n
+        for lg in loggers:
+            lg.log_metrics(record.flat_metrics(), step=0)
+        record.finish()
+    return record.to_dict()

@@ -51,7 +51,7 @@ def validate(cfg: Mapping, corpus: bool = True) -> None:
     try:
         prompted = build_strategy(_get(cfg, "strategy") or {}).uses_prompt_len
     except StrategyError as err:  # an unknown key or value: one line naming it
-        raise ConfigError(f"{err}; see conf/strategy/ for the options") from err
+        raise ConfigError(f"{err}; see src/clinprompt/conf/strategy/ for the options") from err
     need = " (prompt strategies need at least 1)" if prompted else ""
     _int(cfg, "prompt_len", 1 if prompted else 0, f"set prompt_len to the prompt tokens per layer, e.g. 16{need}")
     _int(cfg, "shots", 1, "set shots to a number of training documents, or shots=null for all", optional=True)
