@@ -18,7 +18,7 @@ from clinprompt.config import CONFIG_PATH, register_resolvers
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")
 def eval_app(cfg: DictConfig) -> float | None:
-    from clinprompt.reporting.console import print_results
+    from clinprompt.evaluation.console import print_results
     from clinprompt.training.noise import quiet_third_party
     from clinprompt.training.run import evaluate
 
