@@ -69,8 +69,9 @@ def test_zero2_step_on_cpu_soft_frozen(tmp_path):
     r = ds_step(tmp_path, "deepspeed_zero2", "soft_frozen")
     assert r["zero_stage"] == 2 and r["bf16"]
     # soft_frozen's reparameterization MLP learns at lr / fan-in (tiny_bert hidden 32, MLP hidden 256)
-    assert r["group_names"] == ["prompt", "prompt_mlp.0", "prompt_mlp.1", "head"]
-    assert r["group_lrs"] == r["configured_lrs"] == pytest.approx([1e-2, 1e-2 / 32, 1e-2 / 256, 3e-3])
+    # biases and LayerNorm weights sit in their own *.no_decay group (same learning rate, no weight decay)
+    assert r["group_names"] == ["prompt", "prompt_mlp.0", "prompt_mlp.1", "head", "head.no_decay"]
+    assert r["group_lrs"] == r["configured_lrs"] == pytest.approx([1e-2, 1e-2 / 32, 1e-2 / 256, 3e-3, 3e-3])
     assert r["prompt_changed"] and not r["backbone_changed"]
     # frozen backbone left out of the checkpoint; the consolidated file holds exactly the trained tensors
     assert r["saved_keys_are_trainable"] and r["prompt_only"] is True
@@ -80,6 +81,9 @@ def test_zero2_step_on_cpu_soft_frozen(tmp_path):
 def test_zero3_step_on_cpu_soft_unfrozen(tmp_path):
     r = ds_step(tmp_path, "deepspeed_zero3", "soft_unfrozen")
     assert r["zero_stage"] == 3
-    assert r["group_names"] == ["backbone", "prompt", "head"] and r["group_lrs"] == [5e-5, 5e-3, 3e-3]
+    # soft_unfrozen's MLP learns at lr / fan-in too (tiny_bert hidden 32, MLP hidden 256)
+    assert r["group_names"] == ["backbone", "backbone.no_decay", "prompt", "prompt_mlp.0", "prompt_mlp.1", "head",
+                                "head.no_decay"]
+    assert r["group_lrs"] == pytest.approx([5e-5, 5e-5, 5e-3, 5e-3 / 32, 5e-3 / 256, 3e-3, 3e-3])
     assert r["prompt_changed"] and r["backbone_changed"]
     assert r["saved_keys_are_trainable"] and r["n_saved"] == r["n_trainable"]
