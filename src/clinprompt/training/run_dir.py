@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ def claim(run_dir: Path, config: Mapping) -> tuple[str, str | None]:
                                  "existed): choose another directory with hydra.run.dir=DIR, or delete this one")
         # a new directory, or one whose run failed before training anything: nothing to mix with
         run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = run_dir / f".{FILE}.tmp"
+        tmp = run_dir / f".{FILE}.{os.getpid()}.tmp"  # per process: DDP ranks claim one directory at the same time
         hydra = {f.name: f.read_text() for f in sorted((run_dir / ".hydra").glob("*.yaml"))}
         tmp.write_text(json.dumps({"fingerprint": fp, "config": mine, "hydra": hydra}, indent=1, sort_keys=True,
                                   default=str))
